@@ -1,0 +1,5 @@
+import sys
+
+from clipsgd.cli import main
+
+sys.exit(main())
