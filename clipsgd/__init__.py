@@ -1,0 +1,41 @@
+"""clipsgd: gradient clipping in (differentially) private SGD, made executable.
+
+Companion to Chen, Wu, Hong, "Understanding Gradient Clipping in Private SGD: A
+Geometric Perspective", NeurIPS 2020, arXiv:2006.15429.
+
+Where things are
+----------------
+* the clipping rule: :mod:`clipsgd.clip`
+* the perturbation and the DP-SGD update: :mod:`clipsgd.updates`
+* algorithms as data: :mod:`clipsgd.algorithms`
+* objectives: :mod:`clipsgd.problems`
+* the engine (many runs at once): :mod:`clipsgd.engine`
+* exact 1-D analysis (h(x), stationary points): :mod:`clipsgd.exact`
+"""
+
+from . import problems
+from .algorithms import DPSGD, SGD, ClippedSGD, Sampling, Schedule
+from .clip import ClipInfo, clip, clip_numpy
+from .engine import Result, run, run_numpy
+from .exact import StationarySet, expected_clipped_gradient, perturbed_clip_mean, stationary_points
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "problems",
+    "SGD",
+    "ClippedSGD",
+    "DPSGD",
+    "Sampling",
+    "Schedule",
+    "clip",
+    "clip_numpy",
+    "ClipInfo",
+    "run",
+    "run_numpy",
+    "Result",
+    "expected_clipped_gradient",
+    "perturbed_clip_mean",
+    "stationary_points",
+    "StationarySet",
+]

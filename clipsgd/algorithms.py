@@ -1,0 +1,247 @@
+r"""Algorithms as data: small frozen descriptions that the one engine interprets.
+
+=================  =======================================================================
+description        update (batch :math:`\mathcal B_t`, expected size :math:`B`)
+=================  =======================================================================
+:class:`SGD`       :math:`x \leftarrow x - \frac{\alpha_t}{B}\sum_{i\in\mathcal B_t} g_i`
+:class:`ClippedSGD` :math:`x \leftarrow x - \frac{\alpha_t}{B}\sum_i \operatorname{clip}(g_i + k\zeta_i, c)`
+:class:`DPSGD`     :math:`x \leftarrow x - \frac{\alpha_t}{B}\bigl(\sum_i \operatorname{clip}(g_i + k\zeta_i, c) + z c\,\nu\bigr)`,
+                   :math:`\nu \sim N(0, I_d)`
+=================  =======================================================================
+
+:math:`\zeta_i \sim N(0, I_d)` is the paper's pre-clipping perturbation, drawn fresh per
+example and per step (``k = 0``: plain clipping). The Gaussian noise goes on the **sum**
+of clipped gradients, whose L2 sensitivity is :math:`c` (Abadi et al. 2016,
+arXiv:1607.00133); dividing by the *expected* batch size keeps the privacy analysis of
+Poisson sampling valid. The perturbation changes no privacy number: it is applied before
+clipping, so the sensitivity stays :math:`c`.
+
+Sampling schemes (:class:`Sampling`): ``poisson`` (each example independently with rate
+q; the batch may be empty, and still gets its noise), ``shuffle`` (fixed-size batches read
+from a fresh random permutation each epoch; batches run on across epoch boundaries) and
+``replacement`` (B indices drawn uniformly with replacement; B = 1 is textbook SGD).
+
+Learning-rate schedules (:class:`Schedule`): ``constant`` :math:`\alpha_t = \alpha`,
+``inverse_sqrt`` :math:`\alpha_t = \alpha/\sqrt{1 + t}`, ``inverse`` :math:`\alpha_t =
+\alpha/(1+t)`, ``cosine`` :math:`\alpha_t = \alpha (1 + \cos(\pi t/T))/2`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Optional
+
+import numpy as np
+
+from ._validate import (
+    check_clip_threshold,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_rate,
+)
+
+__all__ = ["Sampling", "Schedule", "Method", "SGD", "ClippedSGD", "DPSGD", "EngineSpec"]
+
+
+class Sampling(str, Enum):
+    """How a batch is drawn at each step."""
+
+    POISSON = "poisson"
+    SHUFFLE = "shuffle"
+    REPLACEMENT = "replacement"
+
+
+class Schedule(str, Enum):
+    """Learning-rate schedule."""
+
+    CONSTANT = "constant"
+    INVERSE_SQRT = "inverse_sqrt"
+    INVERSE = "inverse"
+    COSINE = "cosine"
+
+
+class Method(int, Enum):
+    """How per-example gradients are turned into the summed update (engine codes)."""
+
+    CLIP = 0  # sum_i clip(g_i + k zeta_i, c)  (c = inf: plain SGD)
+
+
+def _enum(cls, name, value):
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in cls)
+        raise ValueError(f"{name} must be one of {allowed} (got {value!r})") from None
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything the kernel needs, normalised (built by ``Algorithm.spec(n)``)."""
+
+    method: int
+    c: float
+    noise_multiplier: float
+    k: float
+    sampling: int  # 0 poisson, 1 shuffle, 2 replacement
+    sample_rate: float
+    batch_size: int
+    expected_batch: float
+    params: tuple = ()
+
+
+_SAMPLING_CODE = {Sampling.POISSON: 0, Sampling.SHUFFLE: 1, Sampling.REPLACEMENT: 2}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SGD:
+    """Plain mini-batch SGD (no clipping, no noise).
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate :math:`\\alpha > 0`.
+    schedule : {"constant", "inverse_sqrt", "inverse", "cosine"}
+    sampling : {"replacement", "shuffle", "poisson"}
+    batch_size : int, optional
+        Batch size B for ``replacement``/``shuffle`` sampling (default 1).
+    sample_rate : float, optional
+        Rate q in (0, 1] for ``poisson`` sampling (expected batch q n).
+    """
+
+    lr: float
+    schedule: Schedule = Schedule.CONSTANT
+    sampling: Sampling = Sampling.REPLACEMENT
+    batch_size: Optional[int] = None
+    sample_rate: Optional[float] = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "lr", check_positive("lr", self.lr))
+        object.__setattr__(self, "schedule", _enum(Schedule, "schedule", self.schedule))
+        object.__setattr__(self, "sampling", _enum(Sampling, "sampling", self.sampling))
+        if self.sampling is Sampling.POISSON:
+            if self.sample_rate is None:
+                raise ValueError("sample_rate must be given (in (0, 1]) for sampling='poisson'")
+            if self.batch_size is not None:
+                raise ValueError("batch_size is not used with sampling='poisson'; give sample_rate")
+            object.__setattr__(self, "sample_rate", check_rate("sample_rate", self.sample_rate))
+        else:
+            if self.sample_rate is not None:
+                raise ValueError(
+                    f"sample_rate is only used with sampling='poisson' (got sampling={self.sampling.value!r});"
+                    " give batch_size"
+                )
+            b = 1 if self.batch_size is None else self.batch_size
+            object.__setattr__(self, "batch_size", check_int("batch_size", b, 1))
+
+    # -- what the engine reads ------------------------------------------------------
+    clip_threshold = math.inf
+    noise_multiplier = 0.0
+    k = 0.0
+
+    @property
+    def private(self) -> bool:
+        """True when the run is a Gaussian mechanism that the accountant can count."""
+        return False
+
+    def learning_rates(self, steps: int) -> np.ndarray:
+        """The sequence :math:`\\alpha_0, ..., \\alpha_{T-1}`."""
+        t = np.arange(steps, dtype=float)
+        if self.schedule is Schedule.CONSTANT:
+            return np.full(steps, self.lr)
+        if self.schedule is Schedule.INVERSE_SQRT:
+            return self.lr / np.sqrt(1.0 + t)
+        if self.schedule is Schedule.INVERSE:
+            return self.lr / (1.0 + t)
+        return self.lr * 0.5 * (1.0 + np.cos(np.pi * t / max(steps, 1)))
+
+    def expected_batch(self, n: int) -> float:
+        """Normaliser of the summed update: q n (Poisson) or B."""
+        if self.sampling is Sampling.POISSON:
+            return self.sample_rate * n
+        return float(self.batch_size)
+
+    def spec(self, n: int) -> EngineSpec:
+        if self.sampling is not Sampling.POISSON and self.sampling is Sampling.SHUFFLE and self.batch_size > n:
+            raise ValueError(f"batch_size must be <= n={n} for sampling='shuffle' (got {self.batch_size})")
+        return EngineSpec(
+            method=int(Method.CLIP),
+            c=float(self.clip_threshold),
+            noise_multiplier=float(self.noise_multiplier),
+            k=float(self.k),
+            sampling=_SAMPLING_CODE[self.sampling],
+            sample_rate=float(self.sample_rate or 0.0),
+            batch_size=int(self.batch_size or 0),
+            expected_batch=self.expected_batch(n),
+        )
+
+    def with_(self, **changes):
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClippedSGD(SGD):
+    """Clipped SGD with the optional pre-clipping perturbation (no privacy noise).
+
+    Parameters
+    ----------
+    c : float
+        Clip threshold in (0, inf].
+    k : float, default 0
+        Perturbation scale: clip :math:`g_i + k \\zeta_i`, :math:`\\zeta_i \\sim N(0, I_d)`.
+    """
+
+    c: float
+    k: float = 0.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "c", check_clip_threshold("c", self.c))
+        object.__setattr__(self, "k", check_nonnegative("k", self.k))
+
+    @property
+    def clip_threshold(self):
+        return self.c
+
+
+@dataclass(frozen=True, kw_only=True)
+class DPSGD(ClippedSGD):
+    """DP-SGD (Abadi et al. 2016): clipped per-example gradients plus Gaussian noise
+    :math:`N(0, (z c)^2 I)` on their sum, divided by the expected batch size.
+
+    Parameters
+    ----------
+    noise_multiplier : float
+        z >= 0. The noise on the averaged update has standard deviation
+        :math:`\\sigma = z c / B` per coordinate.
+    sampling : default "poisson"
+        The privacy accounting of :mod:`clipsgd.privacy` assumes Poisson sampling; the
+        other schemes are allowed and reported with a warning.
+
+    Examples
+    --------
+    >>> alg = DPSGD(lr=0.1, c=1.0, noise_multiplier=1.1, sample_rate=0.01)
+    >>> alg.expected_batch(60000), alg.noise_std(60000)
+    (600.0, 0.0018333333333333335)
+    """
+
+    noise_multiplier: float
+    sampling: Sampling = Sampling.POISSON
+
+    def __post_init__(self):
+        super().__post_init__()
+        z = check_nonnegative("noise_multiplier", self.noise_multiplier)
+        object.__setattr__(self, "noise_multiplier", z)
+        if z > 0 and math.isinf(self.c):
+            raise ValueError("c must be finite when noise_multiplier > 0 (the noise scale is z * c)")
+
+    @property
+    def private(self) -> bool:
+        return True
+
+    def noise_std(self, n: int) -> float:
+        """Per-coordinate std of the noise on the averaged update, :math:`z c / B`."""
+        return self.noise_multiplier * self.c / self.expected_batch(n)

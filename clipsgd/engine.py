@@ -1,0 +1,411 @@
+r"""The one engine: many independent runs of (private, clipped, perturbed) SGD at once.
+
+:func:`run` validates, derives one random stream per run (:mod:`clipsgd.rng`), calls the
+jitted loop, and wraps the arrays in a :class:`Result`. The math of a step lives in
+:mod:`clipsgd.clip` (the clipping rule) and :mod:`clipsgd.updates` (the perturbation and
+the DP-SGD update); this module is plumbing: batches, random streams, recording.
+
+Order of random draws within a run, per step (the contract the NumPy twin
+:func:`run_numpy` follows, so the two agree to rounding):
+
+1. the batch: Poisson geometric skips, or shuffle/replacement indices;
+2. for each batch example in order, :math:`\zeta_i \in R^d` if ``k > 0``;
+3. the noise :math:`\nu \in R^d` if ``z > 0`` (also when the batch is empty).
+
+Parallelism is over runs (``prange``); a run never touches another run's stream, so the
+result is bit-identical for any number of threads.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import types
+import warnings
+
+import numpy as np
+from numba import njit, prange
+from scipy.optimize import OptimizeResult
+
+from . import rng as _rng
+from .algorithms import SGD, Sampling
+from .clip import clip_factor
+from .problems import CUSTOM, Problem, builtin_grad
+from .rng import fill_normal, geometric_skip, randbelow
+from .updates import dp_sgd_step, dp_sgd_step_numpy, perturb_inplace
+from ._validate import check_finite_array, check_int
+
+__all__ = ["run", "run_numpy", "Result"]
+
+GRAD = builtin_grad  # rebound per custom oracle, see _engine_for
+
+
+def _full_objective_py(kind, x, X, Y, P, g, gsum):
+    """(f(x), ||grad f(x)||) by a full pass over the data."""
+    n = X.shape[0]
+    d = x.shape[0]
+    for j in range(d):
+        gsum[j] = 0.0
+    loss = 0.0
+    for i in range(n):
+        loss += GRAD(kind, x, i, X, Y, P, g)
+        for j in range(d):
+            gsum[j] += g[j]
+    s = 0.0
+    for j in range(d):
+        s += (gsum[j] / n) ** 2
+    return loss / n, math.sqrt(s)
+
+
+def _run_body_py(kind, X, Y, P, x0, states, lrs, c, z, k, sampling, log1mq, B,
+                 expected_batch, rec_steps, record_loss,
+                 traj, loss_out, gnorm_out, nclip, nseen, x_out):
+    R, d = x0.shape
+    n = X.shape[0]
+    T = lrs.shape[0]
+    n_rec = rec_steps.shape[0]
+    noise_scale = z * c if z > 0 else 0.0
+    for r in prange(R):
+        s = states[r]
+        x = x0[r].copy()
+        g = np.empty(d)
+        acc = np.empty(d)
+        zeta = np.empty(d)
+        noise = np.zeros(d)
+        gsum = np.empty(d)
+        idx = np.empty(max(n, B), dtype=np.int64)
+        perm = np.arange(n)
+        pos = n
+        rec = 0
+        for t in range(T + 1):
+            if rec < n_rec and rec_steps[rec] == t:
+                for j in range(d):
+                    traj[r, rec, j] = x[j]
+                if record_loss:
+                    lo, gn = _full_objective(kind, x, X, Y, P, g, gsum)
+                    loss_out[r, rec] = lo
+                    gnorm_out[r, rec] = gn
+                rec += 1
+            if t == T:
+                break
+            # 1. the batch
+            m = 0
+            if sampling == 0:
+                i = geometric_skip(s, log1mq)
+                while i < n:
+                    idx[m] = i
+                    m += 1
+                    i += 1 + geometric_skip(s, log1mq)
+            elif sampling == 1:
+                for b in range(B):
+                    if pos == n:  # new epoch: Fisher-Yates shuffle
+                        for a in range(n - 1, 0, -1):
+                            jj = randbelow(s, a + 1)
+                            tmp = perm[a]
+                            perm[a] = perm[jj]
+                            perm[jj] = tmp
+                        pos = 0
+                    idx[m] = perm[pos]
+                    pos += 1
+                    m += 1
+            else:
+                for b in range(B):
+                    idx[m] = randbelow(s, n)
+                    m += 1
+            # 2. sum of clipped (perturbed) per-example gradients
+            for j in range(d):
+                acc[j] = 0.0
+            clipped = 0
+            for b in range(m):
+                GRAD(kind, x, idx[b], X, Y, P, g)
+                if k > 0:
+                    fill_normal(s, zeta)
+                    perturb_inplace(g, k, zeta)
+                sq = 0.0
+                for j in range(d):
+                    sq += g[j] * g[j]
+                f = clip_factor(math.sqrt(sq), c)
+                if f < 1.0:
+                    clipped += 1
+                for j in range(d):
+                    acc[j] += f * g[j]
+            # 3. noise on the sum, then the DP-SGD update
+            if z > 0:
+                fill_normal(s, noise)
+            dp_sgd_step(x, acc, noise, lrs[t], noise_scale, expected_batch)
+            nclip[r, rec - 1] += clipped
+            nseen[r, rec - 1] += m
+        for j in range(d):
+            x_out[r, j] = x[j]
+
+
+_full_objective = njit(cache=True)(_full_objective_py)
+_run_body = njit(cache=True, parallel=True)(_run_body_py)
+
+_CUSTOM_ENGINES: dict = {}
+
+
+def _rebind(func, namespace, name):
+    return types.FunctionType(func.__code__, namespace, name, func.__defaults__, func.__closure__)
+
+
+def _engine_for(problem: Problem):
+    """The cached built-in engine, or one compiled for a custom oracle (memoised)."""
+    if problem.kind != CUSTOM:
+        return _run_body
+    key = problem.grad_fn
+    if key not in _CUSTOM_ENGINES:
+        user = problem.grad_fn
+
+        @njit
+        def adapter(kind, x, i, X, Y, P, out):
+            return user(x, i, X, Y, P, out)
+
+        ns = dict(globals())
+        ns["GRAD"] = adapter
+        full = njit(_rebind(_full_objective_py, ns, "_full_objective_custom"))
+        ns["_full_objective"] = full
+        _CUSTOM_ENGINES[key] = njit(parallel=True)(_rebind(_run_body_py, ns, "_run_body_custom"))
+    return _CUSTOM_ENGINES[key]
+
+
+# ------------------------------------------------------------------------------ Result
+class Result(OptimizeResult):
+    """Outcome of :func:`run` (a dict with attribute access, like scipy's OptimizeResult).
+
+    Attributes
+    ----------
+    x : ndarray (runs, d)
+        Final iterates.
+    trajectory : ndarray (runs, n_rec, d)
+        Iterates at ``record_steps``.
+    record_steps : ndarray (n_rec,)
+        Step indices of the records (0 = x0, last = steps).
+    loss, grad_norm : ndarray (runs, n_rec)
+        :math:`f(x)` and :math:`\\lVert\\nabla f(x)\\rVert` at the records (full pass).
+    clip_fraction : ndarray (runs, n_rec - 1)
+        Fraction of the examples processed in steps ``record_steps[j] ..
+        record_steps[j+1]-1`` whose (perturbed) gradient had norm > c.
+    mean_batch : ndarray (runs, n_rec - 1)
+        Mean batch size over the same windows.
+    privacy : PrivacyReport or None
+        Epsilon at ``delta`` for private algorithms (see :mod:`clipsgd.privacy`).
+    seed, steps, runs, problem, algorithm, wall_time
+    """
+
+    def summary(self) -> str:
+        """A short human-readable report."""
+        lines = [
+            f"clipsgd run: {self.problem!r}, {self.algorithm}",
+            f"  runs={self.runs}  steps={self.steps}  seed={self.seed}  wall time {self.wall_time:.2f}s",
+        ]
+        xm = self.x.mean(axis=0)
+        if xm.size <= 6:
+            lines.append(f"  mean final x = {np.array2string(xm, precision=4)}"
+                         f"  (std over runs {np.array2string(self.x.std(axis=0), precision=4)})")
+        if np.isfinite(self.loss).all():
+            lines.append(f"  loss: {self.loss[:, 0].mean():.6g} -> {self.loss[:, -1].mean():.6g} (mean over runs)")
+            lines.append(f"  ||grad f||: {self.grad_norm[:, 0].mean():.4g} -> {self.grad_norm[:, -1].mean():.4g}")
+        if self.clip_fraction.size:
+            lines.append(f"  clipped fraction (all steps): {np.nanmean(self.clip_fraction):.3f}")
+        if self.get("privacy") is not None:
+            lines.append("  " + str(self.privacy).replace("\n", "\n  "))
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.summary()
+
+
+def _record_steps(steps, record_every):
+    if record_every is None:
+        record_every = max(1, steps // 100)
+    record_every = check_int("record_every", record_every, 1)
+    rs = np.arange(0, steps + 1, record_every, dtype=np.int64)
+    if rs[-1] != steps:
+        rs = np.append(rs, steps)
+    return rs
+
+
+def _prepare(problem, algorithm, steps, runs, seed, x0, record_every):
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a clipsgd Problem (got {type(problem).__name__})")
+    if not isinstance(algorithm, SGD):
+        raise TypeError(f"algorithm must be a clipsgd algorithm description (got {type(algorithm).__name__})")
+    steps = check_int("steps", steps, 1)
+    runs = check_int("runs", runs, 1)
+    d = problem.dim
+    if x0 is None:
+        x0 = np.zeros((runs, d))
+    else:
+        x0 = check_finite_array("x0", x0, ndim=(1, 2))
+        if x0.shape[-1] != d:
+            raise ValueError(f"x0 must have last dimension dim={d} (got shape {x0.shape})")
+        if x0.ndim == 2 and x0.shape[0] != runs:
+            raise ValueError(f"x0 must have shape ({d},) or (runs={runs}, {d}) (got {x0.shape})")
+        x0 = np.ascontiguousarray(np.broadcast_to(x0, (runs, d)), dtype=float)
+    spec = algorithm.spec(problem.n)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    if isinstance(seed, np.random.SeedSequence):
+        seed_ss = seed
+    else:
+        seed = check_int("seed", seed, 0)
+        seed_ss = np.random.SeedSequence(seed)
+    states = _rng.spawn_states(seed_ss, runs)
+    rec = _record_steps(steps, record_every)
+    lrs = algorithm.learning_rates(steps)
+    log1mq = math.log1p(-spec.sample_rate) if spec.sampling == 0 and spec.sample_rate < 1 else -math.inf
+    return steps, runs, x0, spec, seed, states, rec, lrs, log1mq
+
+
+def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
+        record_loss=True, delta=None):
+    """Run ``runs`` independent copies of ``algorithm`` on ``problem`` for ``steps`` steps.
+
+    Parameters
+    ----------
+    problem : Problem
+        From :mod:`clipsgd.problems`.
+    algorithm : SGD, ClippedSGD or DPSGD
+        A frozen description (:mod:`clipsgd.algorithms`).
+    steps : int >= 1
+    runs : int >= 1
+        Independent runs; run ``r`` uses stream ``r`` spawned from ``seed``.
+    seed : int or SeedSequence, default 0
+        ``None`` draws fresh entropy (recorded in the result).
+    x0 : array_like (d,) or (runs, d), default zeros
+    record_every : int, optional
+        Record every this many steps (default ``max(1, steps // 100)``); the final
+        iterate is always recorded.
+    record_loss : bool, default True
+        Compute f and ||grad f|| at the records (a full pass over the data each).
+    delta : float in (0, 1), optional
+        For private algorithms, the delta at which epsilon is reported (default
+        ``min(1e-5, 1/(10 n))``... see :func:`clipsgd.privacy.privacy_report`).
+
+    Returns
+    -------
+    Result
+
+    Examples
+    --------
+    Clipped SGD on the paper's Example 1 stalls at -2.5, not at x* = 1:
+
+    >>> from clipsgd import run, problems, ClippedSGD
+    >>> res = run(problems.example1(), ClippedSGD(lr=0.01, c=1.0), steps=4000, runs=200, seed=1)
+    >>> round(float(res.x.mean()), 1)
+    -2.5
+    """
+    steps, runs, x0, spec, seed, states, rec, lrs, log1mq = _prepare(
+        problem, algorithm, steps, runs, seed, x0, record_every)
+    n_rec = rec.shape[0]
+    d = problem.dim
+    traj = np.empty((runs, n_rec, d))
+    loss = np.full((runs, n_rec), np.nan)
+    gnorm = np.full((runs, n_rec), np.nan)
+    nclip = np.zeros((runs, n_rec - 1), dtype=np.int64)
+    nseen = np.zeros((runs, n_rec - 1), dtype=np.int64)
+    x_out = np.empty((runs, d))
+    t0 = time.perf_counter()
+    _engine_for(problem)(
+        problem.kind, problem.X, problem.Y, problem.P, x0, states, lrs,
+        spec.c, spec.noise_multiplier, spec.k, spec.sampling, log1mq, spec.batch_size,
+        spec.expected_batch, rec, bool(record_loss), traj, loss, gnorm, nclip, nseen, x_out)
+    wall = time.perf_counter() - t0
+    return _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
+                   nclip, nseen, x_out, wall, delta)
+
+
+def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm, nclip,
+            nseen, x_out, wall, delta):
+    window = np.diff(rec).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        clip_fraction = np.where(nseen > 0, nclip / np.maximum(nseen, 1), np.nan)
+    privacy = None
+    if algorithm.private:
+        from .privacy import privacy_report
+
+        if delta is None:
+            delta = min(1e-5, 1.0 / (10.0 * problem.n))
+        privacy = privacy_report(
+            noise_multiplier=spec.noise_multiplier,
+            sample_rate=spec.sample_rate if spec.sampling == 0 else min(1.0, spec.batch_size / problem.n),
+            steps=steps,
+            delta=delta,
+            sampling=algorithm.sampling.value,
+            batch_size=spec.batch_size or None,
+            n=problem.n,
+        )
+    return Result(
+        x=x_out, trajectory=traj, record_steps=rec, loss=loss, grad_norm=gnorm,
+        clip_fraction=clip_fraction, mean_batch=nseen / window, seed=seed, steps=steps,
+        runs=runs, problem=problem, algorithm=algorithm, privacy=privacy, wall_time=wall,
+    )
+
+
+# ---------------------------------------------------------------------------- the twin
+def run_numpy(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
+              record_loss=True, delta=None):
+    """Plain NumPy/Python twin of :func:`run`: the readable definition (slow).
+
+    Uses the same random streams in the same order (:class:`clipsgd.rng.Xoshiro256`), the
+    problem's NumPy per-example gradients, :func:`clipsgd.clip.clip_numpy` and
+    :func:`clipsgd.updates.dp_sgd_step_numpy`. Agrees with :func:`run` to rounding.
+    """
+    steps, runs, x0, spec, seed, states, rec, lrs, log1mq = _prepare(
+        problem, algorithm, steps, runs, seed, x0, record_every)
+    from .clip import clip_numpy
+
+    n, d = problem.n, problem.dim
+    n_rec = rec.shape[0]
+    traj = np.empty((runs, n_rec, d))
+    loss = np.full((runs, n_rec), np.nan)
+    gnorm = np.full((runs, n_rec), np.nan)
+    nclip = np.zeros((runs, n_rec - 1), dtype=np.int64)
+    nseen = np.zeros((runs, n_rec - 1), dtype=np.int64)
+    x_out = np.empty((runs, d))
+    t0 = time.perf_counter()
+    for r in range(runs):
+        gen = _rng.Xoshiro256(states[r])
+        x = x0[r].copy()
+        perm, pos, w = np.arange(n), n, -1
+        for t in range(steps + 1):
+            if w + 1 < n_rec and rec[w + 1] == t:
+                w += 1
+                traj[r, w] = x
+                if record_loss:
+                    G_all = problem.per_example_grads(x)
+                    loss[r, w] = problem.loss(x)
+                    gnorm[r, w] = np.linalg.norm(G_all.mean(axis=0))
+            if t == steps:
+                break
+            if spec.sampling == 0:
+                idx, i = [], gen.geometric_skip(log1mq)
+                while i < n:
+                    idx.append(i)
+                    i += 1 + gen.geometric_skip(log1mq)
+            elif spec.sampling == 1:
+                idx = []
+                for _ in range(spec.batch_size):
+                    if pos == n:
+                        for a in range(n - 1, 0, -1):
+                            jj = gen.randbelow(a + 1)
+                            perm[a], perm[jj] = perm[jj], perm[a]
+                        pos = 0
+                    idx.append(perm[pos])
+                    pos += 1
+            else:
+                idx = [gen.randbelow(n) for _ in range(spec.batch_size)]
+            G = problem.per_example_grads(x, idx) if idx else np.zeros((0, d))
+            if spec.k > 0 and idx:
+                G = G + spec.k * np.array([gen.normal(d) for _ in idx])
+            noise = gen.normal(d) if spec.noise_multiplier > 0 else np.zeros(d)
+            if idx:
+                _, _, factors = clip_numpy(G, spec.c)
+                nclip[r, w] += int(np.count_nonzero(factors < 1.0))
+            nseen[r, w] += len(idx)
+            x = dp_sgd_step_numpy(x, G, spec.c, spec.noise_multiplier, lrs[t], spec.expected_batch, noise)
+        x_out[r] = x
+    wall = time.perf_counter() - t0
+    return _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
+                   nclip, nseen, x_out, wall, delta)

@@ -1,0 +1,299 @@
+r"""Exact analysis of clipped dynamics on 1-D finite sums.
+
+For a 1-D finite sum whose per-example gradients are affine in x,
+:math:`g_i(x) = s_i x + b_i` (the paper's quadratics :math:`f_i = (x - a_i)^2/2` have
+:math:`s_i = 1, b_i = -a_i`; 1-D least squares has :math:`s_i = z_i^2, b_i = -z_i y_i`),
+the expected clipped-and-perturbed gradient is
+
+.. math::
+
+    h_k(x) = \frac1n \sum_{i=1}^n H_k\bigl(g_i(x)\bigr), \qquad
+    H_k(m) = \mathbb E\, \operatorname{clip}(m + k Z, c), \quad Z \sim N(0, 1).
+
+With :math:`\alpha = (-c - m)/k`, :math:`\beta = (c - m)/k` (derivation in
+``theory/``):
+
+.. math::
+
+    H_k(m) = c\,\Phi(-\beta) - c\,\Phi(\alpha) + m\,\bigl(\Phi(\beta) - \Phi(\alpha)\bigr)
+             + k\,\bigl(\varphi(\alpha) - \varphi(\beta)\bigr),
+
+and :math:`H_0(m) = \operatorname{clip}(m, c) = \max(-c, \min(c, m))`.
+
+The zeros of :math:`h_k` are where clipped SGD stalls in expectation. For ``k = 0``,
+:math:`h_0` is piecewise linear with breakpoints :math:`x = (\pm c - b_i)/s_i`; its zero
+set (points *and* intervals) is computed exactly in rational arithmetic. For ``k > 0``,
+:math:`H_k' (m) = P(|m + kZ| < c) > 0`, so :math:`h_k` is strictly increasing when all
+:math:`s_i > 0`: its unique zero is found by bracketing and Brent's method to 1e-12.
+
+References
+----------
+Chen, Wu, Hong, NeurIPS 2020, arXiv:2006.15429, Examples 1-2 and Section 5.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from scipy.optimize import brentq, minimize
+from scipy.special import ndtr
+
+from ._validate import check_clip_threshold, check_finite_array, check_nonnegative
+from .problems import LEAST_SQUARES, QUADRATIC, Problem
+
+__all__ = [
+    "perturbed_clip_mean",
+    "affine_gradients",
+    "expected_clipped_gradient",
+    "stationary_points",
+    "StationarySet",
+]
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _phi(t):
+    return _INV_SQRT_2PI * np.exp(-0.5 * t * t)
+
+
+def perturbed_clip_mean(m, c, k):
+    r"""Closed form of :math:`H_k(m) = \mathbb E\,\operatorname{clip}(m + kZ, c)` in 1-D.
+
+    Parameters
+    ----------
+    m : array_like
+        Unperturbed gradient value(s).
+    c : float in (0, inf]
+    k : float >= 0
+
+    Examples
+    --------
+    >>> float(perturbed_clip_mean(0.0, 1.0, 3.0))  # odd in m
+    0.0
+    >>> float(perturbed_clip_mean(5.0, 1.0, 0.0))  # k = 0 is the plain clip
+    1.0
+    """
+    c = check_clip_threshold("c", c)
+    k = check_nonnegative("k", k)
+    m = np.asarray(m, dtype=float)
+    if math.isinf(c):
+        return m.copy()
+    if k == 0:
+        return np.clip(m, -c, c)
+    a = (-c - m) / k
+    b = (c - m) / k
+    return c * ndtr(-b) - c * ndtr(a) + m * (ndtr(b) - ndtr(a)) + k * (_phi(a) - _phi(b))
+
+
+def affine_gradients(problem: Problem):
+    """(s, b) with g_i(x) = s_i x + b_i for a 1-D quadratic or least-squares problem."""
+    if not isinstance(problem, Problem):
+        raise TypeError("problem must be a clipsgd Problem")
+    if problem.dim != 1:
+        raise ValueError(f"exact analysis needs a 1-D problem (problem.dim={problem.dim})")
+    if problem.kind == QUADRATIC:
+        a = problem.X[:, 0]
+        return np.ones_like(a), -a
+    if problem.kind == LEAST_SQUARES:
+        z, y = problem.X[:, 0], problem.Y
+        return z * z, -z * y
+    raise ValueError(
+        "exact analysis needs per-example gradients affine in x (problems.quadratic or "
+        f"1-D problems.least_squares); got {problem.name!r}"
+    )
+
+
+def expected_clipped_gradient(problem: Problem, x, c, k=0.0):
+    r"""Exact :math:`h_k(x) = \frac1n\sum_i \mathbb E\,\operatorname{clip}(g_i(x) + kZ, c)`.
+
+    Parameters
+    ----------
+    problem : Problem
+        A 1-D finite sum with affine per-example gradients (see :func:`affine_gradients`).
+    x : float or array_like
+    c : float in (0, inf]
+    k : float >= 0, default 0
+
+    Examples
+    --------
+    Example 1 at its optimum x* = 1: per-example gradients (4, 4, -8) clip to (1, 1, -1).
+
+    >>> from clipsgd import problems
+    >>> float(expected_clipped_gradient(problems.example1(), 1.0, c=1.0))
+    0.3333333333333333
+    """
+    c = check_clip_threshold("c", c)
+    k = check_nonnegative("k", k)
+    s, b = affine_gradients(problem)
+    xa = check_finite_array("x", x, ndim=(0, 1))
+    M = np.multiply.outer(xa, s) + b  # (..., n)
+    return perturbed_clip_mean(M, c, k).mean(axis=-1)
+
+
+@dataclass(frozen=True)
+class StationarySet:
+    """The zero set of h: isolated points and closed intervals (possibly unbounded).
+
+    Attributes
+    ----------
+    points : tuple of float
+    intervals : tuple of (float, float)
+        ``-inf``/``inf`` endpoints denote rays.
+    exact : bool
+        True when computed in exact rational arithmetic (k = 0).
+    rational_points, rational_intervals : tuple
+        The exact values as :class:`fractions.Fraction` (k = 0 only).
+    """
+
+    points: tuple
+    intervals: tuple
+    exact: bool
+    rational_points: tuple = ()
+    rational_intervals: tuple = ()
+
+    def __contains__(self, x) -> bool:
+        return any(abs(x - p) <= 1e-12 for p in self.points) or any(
+            lo <= x <= hi for lo, hi in self.intervals
+        )
+
+    def __repr__(self):
+        parts = [f"{p:g}" for p in self.points] + [f"[{lo:g}, {hi:g}]" for lo, hi in self.intervals]
+        return "StationarySet{" + ", ".join(parts) + "}"
+
+
+def _h_exact(x: Fraction, s, b, c: Fraction) -> Fraction:
+    tot = Fraction(0)
+    for si, bi in zip(s, b):
+        v = si * x + bi
+        tot += max(-c, min(c, v))
+    return tot / len(s)
+
+
+def _stationary_exact(s, b, c):
+    S = [Fraction(float(v)) for v in s]
+    Bq = [Fraction(float(v)) for v in b]
+    if math.isinf(c):
+        ssum = sum(S)
+        if ssum == 0:
+            raise ValueError("h is constant (all slopes s_i = 0); no isolated zero")
+        root = -sum(Bq) / ssum
+        return StationarySet((float(root),), (), True, (root,), ())
+    C = Fraction(float(c))
+    bps = sorted({(sign * C - bi) / si for si, bi in zip(S, Bq) if si != 0 for sign in (-1, 1)})
+    if not bps:
+        raise ValueError("h is constant (all slopes s_i = 0)")
+    vals = [_h_exact(p, S, Bq, C) for p in bps]
+    zero_segments = []  # closed segments [lo, hi] (Fractions or None for infinite)
+    points = []
+    if vals[0] == 0:
+        zero_segments.append([None, bps[0]])
+    for j in range(len(bps) - 1):
+        h0, h1 = vals[j], vals[j + 1]
+        if h0 == 0 and h1 == 0:
+            zero_segments.append([bps[j], bps[j + 1]])
+        elif h0 == 0:
+            points.append(bps[j])
+        elif (h0 < 0 < h1) or (h1 < 0 < h0):
+            points.append(bps[j] - h0 * (bps[j + 1] - bps[j]) / (h1 - h0))
+    if vals[-1] == 0:
+        if not zero_segments or zero_segments[-1][1] != bps[-1]:
+            points.append(bps[-1])
+        zero_segments.append([bps[-1], None])
+    merged = []
+    for seg in zero_segments:
+        if merged and merged[-1][1] is not None and seg[0] == merged[-1][1]:
+            merged[-1][1] = seg[1]
+        else:
+            merged.append(list(seg))
+    merged = [m for m in merged if m[0] is None or m[1] is None or m[0] < m[1]]
+
+    def inside(p):
+        return any((lo is None or lo <= p) and (hi is None or p <= hi) for lo, hi in merged)
+
+    points = sorted({p for p in points if not inside(p)})
+    to_f = lambda v, inf: inf if v is None else float(v)  # noqa: E731
+    intervals = tuple((to_f(lo, -math.inf), to_f(hi, math.inf)) for lo, hi in merged)
+    return StationarySet(
+        tuple(float(p) for p in points), intervals, True, tuple(points), tuple(tuple(m) for m in merged)
+    )
+
+
+def _stationary_perturbed(s, b, c, k, xtol):
+    if np.any(s <= 0):
+        raise ValueError("k > 0 needs all slopes s_i > 0 (strictly increasing h)")
+    h = lambda x: float(perturbed_clip_mean(s * x + b, c, k).mean())  # noqa: E731
+    roots = -b / s
+    lo, hi = roots.min(), roots.max()
+    width = 1.0 + c + k
+    while h(lo) > 0:
+        lo -= width
+        width *= 2
+    width = 1.0 + c + k
+    while h(hi) < 0:
+        hi += width
+        width *= 2
+    if h(lo) == 0:
+        return StationarySet((float(lo),), (), False)
+    if h(hi) == 0:
+        return StationarySet((float(hi),), (), False)
+    root = brentq(h, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=500)
+    return StationarySet((float(root),), (), False)
+
+
+def stationary_points(problem: Problem, c, k=0.0, xtol=1e-13):
+    r"""Every zero of the expected clipped gradient :math:`h_k` (where clipped SGD stalls).
+
+    Parameters
+    ----------
+    problem : Problem
+        1-D: quadratic or least squares (exact). d-D quadratic with ``k = 0``: a zero of
+        :math:`h_0(x) = \frac1n\sum_i \operatorname{clip}(x - a_i, c)`, found as the
+        minimiser of the convex :math:`F(x) = \frac1n\sum_i \mathrm{huber}_c(\lVert x - a_i\rVert)`
+        (returned as a single point; the zero set is convex but may be larger).
+    c : float in (0, inf]
+    k : float >= 0
+        Pre-clipping perturbation scale.
+    xtol : float
+        Root tolerance for ``k > 0`` (the result is within 1e-10 of the true zero).
+
+    Returns
+    -------
+    StationarySet
+
+    Examples
+    --------
+    >>> from clipsgd import problems
+    >>> stationary_points(problems.example1(), c=1.0)
+    StationarySet{-2.5}
+    >>> stationary_points(problems.example2(), c=1.0)
+    StationarySet{[-2, 2]}
+    """
+    c = check_clip_threshold("c", c)
+    k = check_nonnegative("k", k)
+    if isinstance(problem, Problem) and problem.kind == QUADRATIC and problem.dim > 1:
+        if k > 0:
+            raise ValueError(
+                "k > 0 with dim > 1 has no closed form; estimate it by simulation (clipsgd.run)"
+            )
+        return _stationary_quadratic_dd(problem, c)
+    s, b = affine_gradients(problem)
+    if k == 0 or math.isinf(c):
+        return _stationary_exact(s, b, c)
+    return _stationary_perturbed(s, b, c, k, xtol)
+
+
+def _stationary_quadratic_dd(problem, c):
+    A = problem.X
+
+    def F(x):
+        r = np.linalg.norm(x[None, :] - A, axis=1)
+        hub = np.where(r <= c, 0.5 * r * r, c * r - 0.5 * c * c) if math.isfinite(c) else 0.5 * r * r
+        D = x[None, :] - A
+        fac = np.where(r > c, c / np.where(r > 0, r, 1.0), 1.0)
+        return hub.mean(), (D * fac[:, None]).mean(axis=0)
+
+    res = minimize(F, A.mean(axis=0), jac=True, method="L-BFGS-B", options={"gtol": 1e-13, "ftol": 1e-16, "maxiter": 10000})
+    return StationarySet((tuple(res.x),), (), False)

@@ -1,0 +1,405 @@
+r"""Objectives as per-example gradient oracles.
+
+A :class:`Problem` is the finite sum :math:`f(x) = \frac1n \sum_{i=1}^n f_i(x)` with its
+data. The engine calls one jitted oracle per example,
+
+``loss_i = grad_i(x, i, X, Y, P, out)``: write :math:`\nabla f_i(x)` into ``out`` and
+return :math:`f_i(x)`,
+
+where ``X`` (n, p) and ``Y`` (n,) are the data and ``P`` a float vector of constants (e
+.g. the number of classes). Built-in problems share one cached dispatcher
+(:func:`builtin_grad`); a user plugs in an objective with :func:`custom` (see its
+docstring), which gets the same engine, compiled once per session for that oracle.
+
+Every problem also has a plain-NumPy definition of its per-example gradients and losses
+(:meth:`Problem.per_example_grads`, :meth:`Problem.losses`), the twin the tests hold the
+kernels to.
+
+=================  ===========================================  ==========================
+constructor        :math:`f_i(x)`                               :math:`\nabla f_i(x)`
+=================  ===========================================  ==========================
+``quadratic``      :math:`\tfrac12\lVert x - a_i\rVert^2`        :math:`x - a_i`
+``least_squares``  :math:`\tfrac12 (x^\top z_i - y_i)^2`          :math:`(x^\top z_i - y_i) z_i`
+``logistic``       :math:`\log(1+e^{s_i}) - y_i s_i`, s = x.z_i  :math:`(\sigma(s_i) - y_i) z_i`
+``softmax``        :math:`\operatorname{lse}(W^\top z_i) - (W^\top z_i)_{y_i}`  :math:`z_i (p_i - e_{y_i})^\top`
+=================  ===========================================  ==========================
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+from numba import njit
+from numba.extending import is_jitted
+
+from ._validate import check_finite_array, check_int
+
+__all__ = [
+    "Problem",
+    "quadratic",
+    "example1",
+    "example2",
+    "least_squares",
+    "logistic",
+    "softmax",
+    "custom",
+    "builtin_grad",
+    "QUADRATIC",
+    "LEAST_SQUARES",
+    "LOGISTIC",
+    "SOFTMAX",
+    "CUSTOM",
+]
+
+QUADRATIC, LEAST_SQUARES, LOGISTIC, SOFTMAX = 0, 1, 2, 3
+CUSTOM = -1
+
+
+# ----------------------------------------------------------------------------- kernels
+@njit(cache=True, inline="always")
+def _dot_row(X, i, x):
+    s = 0.0
+    for j in range(X.shape[1]):
+        s += X[i, j] * x[j]
+    return s
+
+
+@njit(cache=True, inline="always")
+def _softplus(s):
+    """log(1 + e^s), stable for large |s|."""
+    if s > 0:
+        return s + math.log1p(math.exp(-s))
+    return math.log1p(math.exp(s))
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(s):
+    if s >= 0:
+        return 1.0 / (1.0 + math.exp(-s))
+    e = math.exp(s)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def builtin_grad(kind, x, i, X, Y, P, out):
+    """Gradient of the built-in example ``i`` at ``x`` into ``out``; returns its loss."""
+    d = x.shape[0]
+    if kind == QUADRATIC:
+        loss = 0.0
+        for j in range(d):
+            r = x[j] - X[i, j]
+            out[j] = r
+            loss += r * r
+        return 0.5 * loss
+    elif kind == LEAST_SQUARES:
+        r = _dot_row(X, i, x) - Y[i]
+        for j in range(d):
+            out[j] = r * X[i, j]
+        return 0.5 * r * r
+    elif kind == LOGISTIC:
+        s = _dot_row(X, i, x)
+        r = _sigmoid(s) - Y[i]
+        for j in range(d):
+            out[j] = r * X[i, j]
+        return _softplus(s) - Y[i] * s
+    elif kind == SOFTMAX:
+        K = int(P[0])
+        p = X.shape[1]
+        # scores s_k = sum_j X[i, j] W[j, k], W = x.reshape(p, K); out used as scratch
+        smax = -np.inf
+        for k in range(K):
+            s = 0.0
+            for j in range(p):
+                s += X[i, j] * x[j * K + k]
+            out[k] = s
+            if s > smax:
+                smax = s
+        tot = 0.0
+        for k in range(K):
+            tot += math.exp(out[k] - smax)
+        lse = smax + math.log(tot)
+        y = int(Y[i])
+        loss = lse - out[y]
+        # probabilities minus one-hot, kept in the first K slots temporarily
+        probs = np.empty(K)
+        for k in range(K):
+            probs[k] = math.exp(out[k] - lse)
+        probs[y] -= 1.0
+        for j in range(p):
+            for k in range(K):
+                out[j * K + k] = X[i, j] * probs[k]
+        return loss
+    raise ValueError("unknown problem kind")
+
+
+# ------------------------------------------------------------------------ NumPy twins
+def _np_quadratic(x, X, Y, P):
+    R = x[None, :] - X
+    return R, 0.5 * np.sum(R * R, axis=1)
+
+
+def _np_least_squares(x, X, Y, P):
+    r = X @ x - Y
+    return r[:, None] * X, 0.5 * r * r
+
+
+def _np_logistic(x, X, Y, P):
+    s = X @ x
+    r = 1.0 / (1.0 + np.exp(-s)) - Y
+    return r[:, None] * X, np.logaddexp(0.0, s) - Y * s
+
+
+def _np_softmax(x, X, Y, P):
+    K = int(P[0])
+    S = X @ x.reshape(X.shape[1], K)
+    lse = np.logaddexp.reduce(S, axis=1)
+    probs = np.exp(S - lse[:, None])
+    y = Y.astype(np.int64)
+    probs[np.arange(len(y)), y] -= 1.0
+    G = (X[:, :, None] * probs[:, None, :]).reshape(len(y), -1)
+    return G, lse - S[np.arange(len(y)), y]
+
+
+_NUMPY_TWINS = {
+    QUADRATIC: _np_quadratic,
+    LEAST_SQUARES: _np_least_squares,
+    LOGISTIC: _np_logistic,
+    SOFTMAX: _np_softmax,
+}
+
+
+@njit(cache=True)
+def _kernel_grads(kind, x, idx, X, Y, P):
+    G = np.empty((idx.shape[0], x.shape[0]))
+    L = np.empty(idx.shape[0])
+    for b in range(idx.shape[0]):
+        L[b] = builtin_grad(kind, x, idx[b], X, Y, P, G[b])
+    return G, L
+
+
+# ---------------------------------------------------------------------------- Problem
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A finite sum with a per-example gradient oracle.
+
+    Attributes
+    ----------
+    name : str
+    kind : int
+        Built-in kind (``QUADRATIC``, ...) or ``CUSTOM``.
+    X, Y, P : ndarray
+        Data (n, p), targets (n,) and constants passed to the oracle.
+    dim : int
+        Dimension d of the parameter x.
+    x_star : ndarray or None
+        A minimiser of f when known in closed form.
+    grad_fn : numba dispatcher or None
+        The user's oracle for ``CUSTOM`` problems.
+    numpy_fn : callable or None
+        ``numpy_fn(x, X, Y, P) -> (G (n, d), losses (n,))``: the readable definition.
+    """
+
+    name: str
+    kind: int
+    X: np.ndarray
+    Y: np.ndarray
+    P: np.ndarray
+    dim: int
+    x_star: Optional[np.ndarray] = None
+    grad_fn: Optional[Callable] = field(default=None, repr=False)
+    numpy_fn: Optional[Callable] = field(default=None, repr=False)
+    meta: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n(self) -> int:
+        """Number of examples."""
+        return self.X.shape[0]
+
+    def _x(self, x):
+        x = check_finite_array("x", x, ndim=1)
+        if x.shape[0] != self.dim:
+            raise ValueError(f"x must have length dim={self.dim} (got {x.shape[0]})")
+        return x
+
+    def per_example_grads(self, x, idx=None, use_kernel=False):
+        """Per-example gradients, shape (len(idx), d) (all examples by default).
+
+        The NumPy twin is used unless ``use_kernel`` (or the problem has no twin).
+        """
+        G, _ = self._grads_and_losses(x, idx, use_kernel)
+        return G
+
+    def losses(self, x, idx=None, use_kernel=False):
+        """Per-example losses f_i(x)."""
+        _, L = self._grads_and_losses(x, idx, use_kernel)
+        return L
+
+    def _grads_and_losses(self, x, idx, use_kernel):
+        x = self._x(x)
+        idx = np.arange(self.n) if idx is None else np.asarray(idx, dtype=np.int64)
+        if use_kernel or self.numpy_fn is None:
+            if self.kind == CUSTOM:
+                G = np.empty((idx.shape[0], self.dim))
+                L = np.empty(idx.shape[0])
+                for b, i in enumerate(idx):
+                    L[b] = self.grad_fn(x, int(i), self.X, self.Y, self.P, G[b])
+                return G, L
+            return _kernel_grads(self.kind, x, idx, self.X, self.Y, self.P)
+        G, L = self.numpy_fn(x, self.X[idx], self.Y[idx], self.P)
+        return np.asarray(G, dtype=float).reshape(len(idx), self.dim), np.asarray(L, float)
+
+    def loss(self, x) -> float:
+        """f(x) = mean_i f_i(x)."""
+        return float(np.mean(self.losses(x)))
+
+    def full_grad(self, x) -> np.ndarray:
+        """grad f(x) = mean_i grad f_i(x)."""
+        return self.per_example_grads(x).mean(axis=0)
+
+    def __repr__(self):
+        return f"Problem({self.name!r}, n={self.n}, dim={self.dim})"
+
+
+def _labels(name, y, n):
+    y = check_finite_array(name, y, ndim=1)
+    if y.shape[0] != n:
+        raise ValueError(f"{name} must have one entry per row of X: len({name})={y.shape[0]} != n={n}")
+    return y
+
+
+def quadratic(a, name: str = "quadratic") -> Problem:
+    r"""The finite sum :math:`f_i(x) = \lVert x - a_i \rVert^2 / 2` (paper, Section 3).
+
+    Parameters
+    ----------
+    a : array_like, shape (n,) or (n, d)
+        The atoms :math:`a_i`; a 1-D array means d = 1.
+
+    Notes
+    -----
+    :math:`\nabla f_i(x) = x - a_i`, the minimiser is :math:`x^* = \bar a` and the
+    gradient noise at any x is :math:`\xi_i = \bar a - a_i`: its distribution does not
+    depend on x.
+
+    Examples
+    --------
+    >>> p = quadratic([-3.0, -3.0, 9.0])
+    >>> p.x_star, p.per_example_grads([1.0]).ravel()
+    (array([1.]), array([ 4.,  4., -8.]))
+    """
+    a = check_finite_array("a", a, ndim=(1, 2))
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.shape[0] < 1:
+        raise ValueError("a must contain at least one atom")
+    return Problem(
+        name=name,
+        kind=QUADRATIC,
+        X=np.ascontiguousarray(a),
+        Y=np.zeros(a.shape[0]),
+        P=np.zeros(1),
+        dim=a.shape[1],
+        x_star=a.mean(axis=0),
+        numpy_fn=_np_quadratic,
+    )
+
+
+def example1() -> Problem:
+    """Example 1 of the paper: a = (-3, -3, 9); x* = 1 but clipped SGD (c = 1) goes to -2.5."""
+    return quadratic([-3.0, -3.0, 9.0], name="example1")
+
+
+def example2() -> Problem:
+    """Example 2 of the paper: a = (-3, 3); x* = 0; h(x) = 0 on all of [-2, 2] at c = 1."""
+    return quadratic([-3.0, 3.0], name="example2")
+
+
+def _design(X):
+    X = check_finite_array("X", X, ndim=2)
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"X must have at least one row and one column (got shape {X.shape})")
+    return X
+
+
+def least_squares(X, y, name: str = "least_squares") -> Problem:
+    r"""Least squares :math:`f_i(x) = (x^\top z_i - y_i)^2 / 2` with rows :math:`z_i` of X."""
+    X = _design(X)
+    y = _labels("y", y, X.shape[0])
+    x_star = np.linalg.lstsq(X, y, rcond=None)[0]
+    return Problem(name, LEAST_SQUARES, X, y, np.zeros(1), X.shape[1], x_star, numpy_fn=_np_least_squares)
+
+
+def logistic(X, y, name: str = "logistic") -> Problem:
+    r"""Binary logistic regression, labels in {0, 1}:
+    :math:`f_i(x) = \log(1 + e^{x^\top z_i}) - y_i x^\top z_i`."""
+    X = _design(X)
+    y = _labels("y", y, X.shape[0])
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError("y must contain only the labels 0 and 1 for logistic regression")
+    return Problem(name, LOGISTIC, X, y, np.zeros(1), X.shape[1], numpy_fn=_np_logistic)
+
+
+def softmax(X, y, n_classes: Optional[int] = None, name: str = "softmax") -> Problem:
+    r"""Multinomial logistic (softmax) regression; x is :math:`W \in R^{p \times K}`
+    flattened row-major, :math:`f_i = \log\sum_k e^{(W^\top z_i)_k} - (W^\top z_i)_{y_i}`."""
+    X = _design(X)
+    y = _labels("y", y, X.shape[0])
+    if not np.all(y == np.round(y)) or y.min() < 0:
+        raise ValueError("y must contain integer class labels 0, 1, ..., n_classes-1")
+    K = int(y.max()) + 1 if n_classes is None else check_int("n_classes", n_classes, 2)
+    if y.max() >= K:
+        raise ValueError(f"y has label {int(y.max())} >= n_classes={K}")
+    return Problem(name, SOFTMAX, X, y, np.array([float(K)]), X.shape[1] * K, numpy_fn=_np_softmax)
+
+
+def custom(grad_fn, dim, X, Y=None, P=None, name: str = "custom", numpy_fn=None, x_star=None) -> Problem:
+    r"""Plug your own per-example gradient into the fast engine.
+
+    Parameters
+    ----------
+    grad_fn : numba-jitted function
+        ``grad_fn(x, i, X, Y, P, out) -> float``: write :math:`\nabla f_i(x)` into
+        ``out`` (length ``dim``) and return :math:`f_i(x)`. Decorate it with
+        ``@numba.njit`` (``cache=True`` recommended).
+    dim : int
+        Dimension of x.
+    X : array_like, shape (n, p)
+        Per-example data (the number of rows defines n).
+    Y : array_like, shape (n,), optional
+    P : array_like, optional
+        Constants for the oracle.
+    numpy_fn : callable, optional
+        ``numpy_fn(x, X, Y, P) -> (G, losses)``, a NumPy reference for tests.
+
+    Notes
+    -----
+    The engine is specialised for your oracle the first time it runs in a session (a few
+    seconds of compilation); built-in problems use a cached engine.
+
+    Examples
+    --------
+    A Huber-type 1-D objective :math:`f_i(x) = |x - a_i|` smoothed at 1:
+
+    >>> import numba, numpy as np
+    >>> @numba.njit
+    ... def huber_grad(x, i, X, Y, P, out):
+    ...     r = x[0] - X[i, 0]
+    ...     out[0] = max(-1.0, min(1.0, r))
+    ...     return 0.5 * r * r if abs(r) <= 1 else abs(r) - 0.5
+    >>> prob = custom(huber_grad, 1, np.array([[0.0], [2.0]]))
+    >>> prob.per_example_grads([0.5]).ravel()
+    array([ 0.5, -1. ])
+    """
+    if not is_jitted(grad_fn):
+        raise TypeError("grad_fn must be a numba-jitted function (decorate it with @numba.njit)")
+    dim = check_int("dim", dim, 1)
+    X = _design(X)
+    Y = np.zeros(X.shape[0]) if Y is None else _labels("Y", Y, X.shape[0])
+    P = np.zeros(1) if P is None else check_finite_array("P", np.atleast_1d(P), ndim=1)
+    if x_star is not None:
+        x_star = check_finite_array("x_star", x_star, ndim=1)
+    return Problem(name, CUSTOM, X, Y, P, dim, x_star, grad_fn=grad_fn, numpy_fn=numpy_fn)

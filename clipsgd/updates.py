@@ -1,0 +1,74 @@
+r"""The per-step math of private SGD, one small function each (kernels + NumPy twins).
+
+* The **perturbation** (the paper's bias fix, Section 5 of arXiv:2006.15429):
+  :math:`\tilde g_i = g_i + k \zeta_i`, :math:`\zeta_i \sim N(0, I_d)` fresh per example
+  and step: :func:`perturb_inplace` / :func:`perturb_numpy`.
+* The **clip** of each perturbed gradient: :mod:`clipsgd.clip`.
+* The **DP-SGD update** (Abadi et al. 2016, arXiv:1607.00133):
+
+  .. math::
+
+     x \leftarrow x - \frac{\alpha_t}{B}\Bigl(\sum_{i \in \mathcal B_t}
+     \operatorname{clip}(\tilde g_i, c) + z c\, \nu\Bigr), \qquad \nu \sim N(0, I_d),
+
+  with :math:`B` the *expected* batch size: :func:`dp_sgd_step` /
+  :func:`dp_sgd_step_numpy`. With ``z = 0`` it is clipped SGD, with ``c = inf`` plain SGD.
+
+The engine (:mod:`clipsgd.engine`) only does plumbing around these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .clip import clip_numpy
+
+__all__ = [
+    "perturb_inplace",
+    "perturb_numpy",
+    "dp_sgd_step",
+    "dp_sgd_step_numpy",
+    "clipped_sum_numpy",
+]
+
+
+@njit(cache=True, inline="always")
+def perturb_inplace(g, k, zeta):
+    """g <- g + k * zeta (kernel)."""
+    for j in range(g.shape[0]):
+        g[j] += k * zeta[j]
+
+
+def perturb_numpy(G, k, Z):
+    """Per-example perturbation :math:`G + k Z` (rows are examples)."""
+    return G + k * Z
+
+
+@njit(cache=True, inline="always")
+def dp_sgd_step(x, clipped_sum, noise, lr, noise_scale, expected_batch):
+    """x <- x - lr / B * (clipped_sum + noise_scale * noise), noise_scale = z c (kernel)."""
+    a = lr / expected_batch
+    for j in range(x.shape[0]):
+        x[j] -= a * (clipped_sum[j] + noise_scale * noise[j])
+
+
+def clipped_sum_numpy(G, c):
+    """:math:`\\sum_i \\operatorname{clip}(g_i, c)` and the number of clipped rows."""
+    C, norms, factors = clip_numpy(G, c)
+    return C.sum(axis=0), int(np.count_nonzero(factors < 1.0))
+
+
+def dp_sgd_step_numpy(x, G, c, z, lr, expected_batch, noise):
+    """One DP-SGD step on the batch gradients G (rows), given the standard normal ``noise``.
+
+    Examples
+    --------
+    Two examples with gradients (3, 4) and (0, 0), c = 1, no noise, B = 2, lr = 1:
+    the clipped sum is (0.6, 0.8), so x moves by -(0.3, 0.4).
+
+    >>> dp_sgd_step_numpy(np.zeros(2), np.array([[3., 4.], [0., 0.]]), 1.0, 0.0, 1.0, 2.0, np.zeros(2))
+    array([-0.3, -0.4])
+    """
+    s, _ = clipped_sum_numpy(G, c) if len(G) else (np.zeros_like(x), 0)
+    return x - lr / expected_batch * (s + z * c * noise)
