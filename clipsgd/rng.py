@@ -49,10 +49,16 @@ def spawn_states(seed, runs: int) -> np.ndarray:
     """Independent xoshiro256** states, shape (runs, 4), from one seed.
 
     ``seed`` may be an int, a :class:`numpy.random.SeedSequence` or None (fresh entropy).
+
+    Child ``r`` is ``SeedSequence(entropy, spawn_key=spawn_key + (r,))``, which is what
+    ``ss.spawn(runs)[r]`` gives for a fresh ``ss``; building the children directly (rather
+    than calling ``ss.spawn``, which advances a counter inside ``ss``) means passing the
+    same SeedSequence twice gives the same states.
     """
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     states = np.empty((runs, 4), dtype=np.uint64)
-    for r, child in enumerate(ss.spawn(runs)):
+    for r in range(runs):
+        child = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (r,), pool_size=ss.pool_size)
         st = child.generate_state(4, dtype=np.uint64)
         if not st.any():  # the all-zero state is the one forbidden state
             st[0] = np.uint64(1)
