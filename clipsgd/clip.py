@@ -20,8 +20,8 @@ input                  result
 non-finite ``v``       :class:`ValueError` naming ``g``
 =====================  ===============================================
 
-:func:`clip_numpy` is the readable definition; :func:`clip_rows_inplace` and
-:func:`clip_factor` are the Numba kernels the engine uses, held equal to the twin by the
+:func:`clip_numpy` is the readable definition; :func:`clip_rows_inplace`,
+:func:`l2_norm` and :func:`clip_factor` are the Numba kernels the engine uses, held equal to the twin by the
 tests.
 
 References
@@ -40,7 +40,7 @@ from numba import njit
 
 from ._validate import check_clip_threshold, check_finite_array
 
-__all__ = ["clip", "clip_numpy", "ClipInfo", "clip_factor", "clip_rows_inplace"]
+__all__ = ["clip", "clip_numpy", "ClipInfo", "clip_factor", "clip_rows_inplace", "l2_norm"]
 
 
 class ClipInfo(NamedTuple):
@@ -72,6 +72,34 @@ def clip_factor(norm, c):
     return 1.0
 
 
+@njit(cache=True, inline="always")
+def l2_norm(v):
+    """:math:`\lVert v \rVert_2` of a 1-D array, exact to rounding for every finite ``v``.
+
+    The plain :math:`\sqrt{\sum_j v_j^2}` overflows for entries near 1e155 (giving
+    ``inf``, hence a clip factor 0) and underflows below 1e-154 (giving 0, hence no
+    clipping at a tiny ``c``); in those rare cases the sum is recomputed on
+    :math:`v / \max_j |v_j|`.
+    """
+    s = 0.0
+    for j in range(v.shape[0]):
+        s += v[j] * v[j]
+    if 1e-280 < s < 1e300:
+        return math.sqrt(s)
+    m = 0.0
+    for j in range(v.shape[0]):
+        a = abs(v[j])
+        if a > m:
+            m = a
+    if m == 0.0:
+        return 0.0
+    s = 0.0
+    for j in range(v.shape[0]):
+        t = v[j] / m
+        s += t * t
+    return m * math.sqrt(s)
+
+
 @njit(cache=True)
 def clip_rows_inplace(G, c, norms, factors):
     """Numba kernel: clip each row of ``G`` in place; fill ``norms`` and ``factors``.
@@ -81,10 +109,7 @@ def clip_rows_inplace(G, c, norms, factors):
     n, d = G.shape
     count = 0
     for i in range(n):
-        s = 0.0
-        for j in range(d):
-            s += G[i, j] * G[i, j]
-        nrm = math.sqrt(s)
+        nrm = l2_norm(G[i])
         f = clip_factor(nrm, c)
         norms[i] = nrm
         factors[i] = f
@@ -107,7 +132,9 @@ def clip_numpy(G, c):
     -------
     clipped, norms, factors : ndarray
     """
-    norms = np.linalg.norm(G, axis=1)
+    # ||g|| = m ||g / m|| with m = max_j |g_j|: no overflow or underflow for finite rows
+    m = np.abs(G).max(axis=1, initial=0.0)
+    norms = m * np.linalg.norm(G / np.where(m > 0, m, 1.0)[:, None], axis=1)
     with np.errstate(divide="ignore"):
         factors = np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)
     return G * factors[:, None], norms, factors

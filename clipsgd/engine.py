@@ -29,7 +29,7 @@ from scipy.optimize import OptimizeResult
 
 from . import rng as _rng
 from .algorithms import SGD, Sampling
-from .clip import clip_factor
+from .clip import clip_factor, l2_norm
 from .problems import CUSTOM, Problem, builtin_grad
 from .rng import fill_normal, geometric_skip, randbelow
 from .updates import dp_sgd_step, dp_sgd_step_numpy, perturb_inplace
@@ -121,10 +121,7 @@ def _run_body_py(kind, X, Y, P, x0, states, lrs, c, z, k, sampling, log1mq, B,
                 if k > 0:
                     fill_normal(s, zeta)
                     perturb_inplace(g, k, zeta)
-                sq = 0.0
-                for j in range(d):
-                    sq += g[j] * g[j]
-                f = clip_factor(math.sqrt(sq), c)
+                f = clip_factor(l2_norm(g), c)
                 if f < 1.0:
                     clipped += 1
                 for j in range(d):
