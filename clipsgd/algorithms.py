@@ -29,7 +29,7 @@ Learning-rate schedules (:class:`Schedule`): ``constant`` :math:`\alpha_t = \alp
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Optional
 
@@ -228,7 +228,9 @@ class DPSGD(ClippedSGD):
     (600.0, 0.0018333333333333335)
     """
 
-    noise_multiplier: float
+    # field() keeps z required: a bare annotation would inherit SGD.noise_multiplier = 0.0
+    # as a silent default (a "DP-SGD" without noise).
+    noise_multiplier: float = field()
     sampling: Sampling = Sampling.POISSON
 
     def __post_init__(self):
