@@ -225,6 +225,16 @@ class Problem:
             raise ValueError(f"x must have length dim={self.dim} (got {x.shape[0]})")
         return x
 
+    def _idx(self, idx):
+        # the kernels do not bounds-check: an index outside [0, n) would read past X
+        arr = np.asarray(idx)
+        if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+            raise ValueError(f"idx must be a 1-D array of integer example indices (got {idx!r})")
+        arr = arr.astype(np.int64)
+        if arr.size and (arr.min() < 0 or arr.max() >= self.n):
+            raise ValueError(f"idx must contain indices in [0, n={self.n}) (got min {arr.min()}, max {arr.max()})")
+        return arr
+
     def per_example_grads(self, x, idx=None, use_kernel=False):
         """Per-example gradients, shape (len(idx), d) (all examples by default).
 
@@ -240,7 +250,7 @@ class Problem:
 
     def _grads_and_losses(self, x, idx, use_kernel):
         x = self._x(x)
-        idx = np.arange(self.n) if idx is None else np.asarray(idx, dtype=np.int64)
+        idx = np.arange(self.n) if idx is None else self._idx(idx)
         if use_kernel or self.numpy_fn is None:
             if self.kind == CUSTOM:
                 G = np.empty((idx.shape[0], self.dim))
@@ -294,8 +304,8 @@ def quadratic(a, name: str = "quadratic") -> Problem:
     a = check_finite_array("a", a, ndim=(1, 2))
     if a.ndim == 1:
         a = a[:, None]
-    if a.shape[0] < 1:
-        raise ValueError("a must contain at least one atom")
+    if a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"a must contain at least one atom of dimension >= 1 (got shape {a.shape})")
     return Problem(
         name=name,
         kind=QUADRATIC,
@@ -402,4 +412,6 @@ def custom(grad_fn, dim, X, Y=None, P=None, name: str = "custom", numpy_fn=None,
     P = np.zeros(1) if P is None else check_finite_array("P", np.atleast_1d(P), ndim=1)
     if x_star is not None:
         x_star = check_finite_array("x_star", x_star, ndim=1)
+        if x_star.shape[0] != dim:
+            raise ValueError(f"x_star must have length dim={dim} (got {x_star.shape[0]})")
     return Problem(name, CUSTOM, X, Y, P, dim, x_star, grad_fn=grad_fn, numpy_fn=numpy_fn)
