@@ -43,7 +43,18 @@ from ._validate import (
     check_rate,
 )
 
-__all__ = ["Sampling", "Schedule", "Method", "SGD", "ClippedSGD", "DPSGD", "EngineSpec"]
+__all__ = [
+    "Sampling",
+    "Schedule",
+    "Method",
+    "SGD",
+    "ClippedSGD",
+    "DPSGD",
+    "AutoClipSGD",
+    "DiceSGD",
+    "QuantileClipDPSGD",
+    "EngineSpec",
+]
 
 
 class Sampling(str, Enum):
@@ -67,6 +78,9 @@ class Method(int, Enum):
     """How per-example gradients are turned into the summed update (engine codes)."""
 
     CLIP = 0  # sum_i clip(g_i + k zeta_i, c)  (c = inf: plain SGD)
+    AUTO = 1  # sum_i c (g_i + k zeta_i) / (||g_i + k zeta_i|| + gamma)
+    DICE = 2  # clipped error feedback: mean clip_C1(g_i) + clip_C2(e)
+    QUANTILE = 3  # c_t follows a private estimate of a quantile of ||g_i||
 
 
 def _enum(cls, name, value):
@@ -167,7 +181,7 @@ class SGD:
         if self.sampling is not Sampling.POISSON and self.sampling is Sampling.SHUFFLE and self.batch_size > n:
             raise ValueError(f"batch_size must be <= n={n} for sampling='shuffle' (got {self.batch_size})")
         return EngineSpec(
-            method=int(Method.CLIP),
+            method=int(self.method),
             c=float(self.clip_threshold),
             noise_multiplier=float(self.noise_multiplier),
             k=float(self.k),
@@ -175,7 +189,14 @@ class SGD:
             sample_rate=float(self.sample_rate or 0.0),
             batch_size=int(self.batch_size or 0),
             expected_batch=self.expected_batch(n),
+            params=self._method_params(),
         )
+
+    method = Method.CLIP
+
+    def _method_params(self) -> tuple:
+        """Extra numbers for the kernel: (gamma, c2, target_quantile, quantile_lr, z_count)."""
+        return (0.0, 0.0, 0.0, 0.0, 0.0)
 
     def with_(self, **changes):
         """A copy with some fields changed (validated again)."""
@@ -247,3 +268,141 @@ class DPSGD(ClippedSGD):
     def noise_std(self, n: int) -> float:
         """Per-coordinate std of the noise on the averaged update, :math:`z c / B`."""
         return self.noise_multiplier * self.c / self.expected_batch(n)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoClipSGD(DPSGD):
+    """Automatic (normalised) clipping, AUTO-S (Bu et al. 2022, arXiv:2206.07136).
+
+    Each per-example gradient is replaced by :math:`c\, g_i / (\lVert g_i \rVert + \gamma)`,
+    whose norm is below :math:`c`, so the sensitivity of the sum is still :math:`c` and
+    the Gaussian noise :math:`N(0, (zc)^2 I)` gives the same privacy as DP-SGD (Poisson
+    sampling). ``noise_multiplier = 0`` gives the non-private normalised method.
+
+    Parameters
+    ----------
+    gamma : float > 0, default 0.01
+        Stability constant; ``gamma -> 0`` is pure normalisation.
+    """
+
+    gamma: float = 0.01
+    noise_multiplier: float = 0.0
+    method = Method.AUTO
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "gamma", check_positive("gamma", self.gamma))
+        if math.isinf(self.c):
+            raise ValueError("c must be finite for AutoClipSGD (it is the output scale)")
+
+    @property
+    def private(self) -> bool:
+        return self.noise_multiplier > 0
+
+    def _method_params(self):
+        return (self.gamma, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiceSGD(DPSGD):
+    """DiceSGD: clipped error feedback (Zhang, Bu, Wu, Hong 2023, arXiv:2311.14632).
+
+    .. math::
+
+        v_t = \frac1B \sum_{i} \operatorname{clip}(g_i, C_1) + \operatorname{clip}(e_t, C_2),
+        \quad x \leftarrow x - \alpha_t (v_t + w_t),
+        \quad e_{t+1} = e_t + \frac1B\sum_i g_i - v_t,
+
+    with :math:`w_t \sim N(0, (z C_1/B)^2 I)` (``c`` is :math:`C_1`). The error
+    :math:`e` accumulates what clipping removed and feeds it back, so the fixed point is
+    a stationary point of f (no clipping bias).
+
+    Privacy: **not accounted by clipsgd.** The error-feedback term is a function of past
+    private data, so the DP-SGD accountant does not apply; the paper's own analysis
+    requires a larger noise that depends on :math:`C_2/C_1`. Results carry no epsilon
+    and are labelled non-private.
+
+    Parameters
+    ----------
+    c2 : float > 0
+        Clip threshold :math:`C_2` of the fed-back error.
+    """
+
+    c2: float = 1.0
+    noise_multiplier: float = 0.0
+    method = Method.DICE
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "c2", check_clip_threshold("c2", self.c2))
+
+    @property
+    def private(self) -> bool:
+        return False
+
+    def _method_params(self):
+        return (0.0, self.c2, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantileClipDPSGD(DPSGD):
+    """DP-SGD whose clip threshold tracks a quantile of the per-example norms
+    (Andrew, Thakkar, McMahan, Ramaswamy 2021, arXiv:1905.03871).
+
+    At each step, with :math:`b_t = \#\{i \in \mathcal B_t: \lVert g_i\rVert \le c_t\}`,
+
+    .. math::
+
+        \tilde b_t = \frac{b_t + N(0, \sigma_b^2)}{B}, \qquad
+        c_{t+1} = c_t \exp\bigl(-\eta_c (\tilde b_t - \gamma)\bigr),
+
+    with target quantile :math:`\gamma`, step :math:`\eta_c` and count noise
+    :math:`\sigma_b` (``count_noise_multiplier``). ``c`` is the initial threshold.
+
+    Privacy: the count query has sensitivity 1 (the paper centres it at 1/2 for
+    sensitivity 1/2: we use that centring, so the noisy count is a Gaussian mechanism with
+    multiplier :math:`2\sigma_b` in units of its sensitivity). Both mechanisms use the same
+    Poisson sample, so a step is one Gaussian mechanism with effective multiplier
+    :math:`z_{\mathrm{eff}} = (z^{-2} + (2\sigma_b)^{-2})^{-1/2}` (Andrew et al., Sec. 3.2),
+    which is what the accountant is given.
+    """
+
+    target_quantile: float = 0.5
+    quantile_lr: float = 0.2
+    count_noise_multiplier: float = 0.0
+    method = Method.QUANTILE
+
+    def __post_init__(self):
+        super().__post_init__()
+        tq = check_real_unit("target_quantile", self.target_quantile)
+        object.__setattr__(self, "target_quantile", tq)
+        object.__setattr__(self, "quantile_lr", check_nonnegative("quantile_lr", self.quantile_lr))
+        object.__setattr__(self, "count_noise_multiplier",
+                           check_nonnegative("count_noise_multiplier", self.count_noise_multiplier))
+        if math.isinf(self.c):
+            raise ValueError("c (the initial threshold) must be finite for QuantileClipDPSGD")
+
+    @property
+    def private(self) -> bool:
+        return self.noise_multiplier > 0 and self.count_noise_multiplier > 0
+
+    @property
+    def effective_noise_multiplier(self) -> float:
+        """:math:`(z^{-2} + (2\sigma_b)^{-2})^{-1/2}`, the multiplier the accountant sees."""
+        z, sb = self.noise_multiplier, self.count_noise_multiplier
+        if z == 0 or sb == 0:
+            return 0.0
+        return (z ** -2 + (2 * sb) ** -2) ** -0.5
+
+    def _method_params(self):
+        return (0.0, 0.0, self.target_quantile, self.quantile_lr, self.count_noise_multiplier)
+
+
+def check_real_unit(name, value):
+    """A real number in [0, 1]."""
+    from ._validate import check_real
+
+    v = check_real(name, value)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1] (got {value!r})")
+    return v

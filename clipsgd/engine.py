@@ -28,11 +28,18 @@ from numba import njit, prange
 from scipy.optimize import OptimizeResult
 
 from . import rng as _rng
-from .algorithms import SGD, Sampling
+from .algorithms import SGD, Method, Sampling
 from .clip import clip_factor, l2_norm
 from .problems import CUSTOM, Problem, builtin_grad
 from .rng import fill_normal, geometric_skip, randbelow
-from .updates import dp_sgd_step, dp_sgd_step_numpy, perturb_inplace
+from .updates import (
+    auto_clip_numpy,
+    dice_sgd_step_numpy,
+    dp_sgd_step,
+    dp_sgd_step_numpy,
+    perturb_inplace,
+    quantile_threshold_update_numpy,
+)
 from ._validate import check_finite_array, check_int
 
 __all__ = ["run", "run_numpy", "Result"]
@@ -57,22 +64,26 @@ def _full_objective_py(kind, x, X, Y, P, g, gsum):
     return loss / n, math.sqrt(s)
 
 
-def _run_body_py(kind, X, Y, P, x0, states, lrs, c, z, k, sampling, log1mq, B,
-                 expected_batch, rec_steps, record_loss,
-                 traj, loss_out, gnorm_out, nclip, nseen, x_out):
+def _run_body_py(kind, X, Y, P, x0, states, lrs, method, c, z, k, mparams, sampling, log1mq,
+                 B, expected_batch, rec_steps, record_loss,
+                 traj, loss_out, gnorm_out, nclip, nseen, x_out, c_hist):
     R, d = x0.shape
     n = X.shape[0]
     T = lrs.shape[0]
     n_rec = rec_steps.shape[0]
-    noise_scale = z * c if z > 0 else 0.0
+    gamma, c2, target_q, eta_c, z_count = mparams[0], mparams[1], mparams[2], mparams[3], mparams[4]
     for r in prange(R):
         s = states[r]
         x = x0[r].copy()
         g = np.empty(d)
         acc = np.empty(d)
+        raw = np.zeros(d)  # DiceSGD: sum of unclipped gradients
+        err = np.zeros(d)  # DiceSGD: the fed-back error e
         zeta = np.empty(d)
         noise = np.zeros(d)
+        one = np.empty(1)
         gsum = np.empty(d)
+        c_t = c  # QUANTILE: the adaptive threshold
         idx = np.empty(max(n, B), dtype=np.int64)
         perm = np.arange(n)
         pos = n
@@ -85,6 +96,7 @@ def _run_body_py(kind, X, Y, P, x0, states, lrs, c, z, k, sampling, log1mq, B,
                     lo, gn = _full_objective(kind, x, X, Y, P, g, gsum)
                     loss_out[r, rec] = lo
                     gnorm_out[r, rec] = gn
+                c_hist[r, rec] = c_t
                 rec += 1
             if t == T:
                 break
@@ -121,15 +133,33 @@ def _run_body_py(kind, X, Y, P, x0, states, lrs, c, z, k, sampling, log1mq, B,
                 if k > 0:
                     fill_normal(s, zeta)
                     perturb_inplace(g, k, zeta)
-                f = clip_factor(l2_norm(g), c)
+                if method == 1:  # AUTO-S: c g / (||g|| + gamma)
+                    f = c / (l2_norm(g) + gamma)
+                else:
+                    f = clip_factor(l2_norm(g), c_t)
                 if f < 1.0:
                     clipped += 1
                 for j in range(d):
                     acc[j] += f * g[j]
+                if method == 2:
+                    for j in range(d):
+                        raw[j] += g[j]
             # 3. noise on the sum, then the DP-SGD update
             if z > 0:
                 fill_normal(s, noise)
-            dp_sgd_step(x, acc, noise, lrs[t], noise_scale, expected_batch)
+            if method == 2:  # DiceSGD: add B clip(e, C2) so that acc / B = v
+                fe = clip_factor(l2_norm(err), c2)
+                for j in range(d):
+                    acc[j] += expected_batch * fe * err[j]
+            dp_sgd_step(x, acc, noise, lrs[t], z * c_t if z > 0 else 0.0, expected_batch)
+            if method == 2:  # e <- e + mean g - v
+                for j in range(d):
+                    err[j] += (raw[j] - acc[j]) / expected_batch
+                    raw[j] = 0.0
+            elif method == 3:  # private quantile estimate, geometric update of c
+                fill_normal(s, one)
+                below = (m - clipped) - 0.5 * m + z_count * one[0]
+                c_t = c_t * math.exp(-eta_c * (below / expected_batch + 0.5 - target_q))
             nclip[r, rec - 1] += clipped
             nseen[r, rec - 1] += m
         for j in range(d):
@@ -303,18 +333,20 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
     nclip = np.zeros((runs, n_rec - 1), dtype=np.int64)
     nseen = np.zeros((runs, n_rec - 1), dtype=np.int64)
     x_out = np.empty((runs, d))
+    c_hist = np.empty((runs, n_rec))
     t0 = time.perf_counter()
     _engine_for(problem)(
-        problem.kind, problem.X, problem.Y, problem.P, x0, states, lrs,
-        spec.c, spec.noise_multiplier, spec.k, spec.sampling, log1mq, spec.batch_size,
-        spec.expected_batch, rec, bool(record_loss), traj, loss, gnorm, nclip, nseen, x_out)
+        problem.kind, problem.X, problem.Y, problem.P, x0, states, lrs, spec.method,
+        spec.c, spec.noise_multiplier, spec.k, np.asarray(spec.params, dtype=np.float64),
+        spec.sampling, log1mq, spec.batch_size, spec.expected_batch, rec, bool(record_loss),
+        traj, loss, gnorm, nclip, nseen, x_out, c_hist)
     wall = time.perf_counter() - t0
     return _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
-                   nclip, nseen, x_out, wall, delta)
+                   nclip, nseen, x_out, wall, delta, c_hist)
 
 
 def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm, nclip,
-            nseen, x_out, wall, delta):
+            nseen, x_out, wall, delta, c_hist):
     window = np.diff(rec).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         clip_fraction = np.where(nseen > 0, nclip / np.maximum(nseen, 1), np.nan)
@@ -325,7 +357,7 @@ def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
         if delta is None:
             delta = min(1e-5, 1.0 / (10.0 * problem.n))
         privacy = privacy_report(
-            noise_multiplier=spec.noise_multiplier,
+            noise_multiplier=getattr(algorithm, "effective_noise_multiplier", spec.noise_multiplier),
             sample_rate=spec.sample_rate if spec.sampling == 0 else min(1.0, spec.batch_size / problem.n),
             steps=steps,
             delta=delta,
@@ -337,6 +369,7 @@ def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
         x=x_out, trajectory=traj, record_steps=rec, loss=loss, grad_norm=gnorm,
         clip_fraction=clip_fraction, mean_batch=nseen / window, seed=seed, steps=steps,
         runs=runs, problem=problem, algorithm=algorithm, privacy=privacy, wall_time=wall,
+        clip_threshold=c_hist,
     )
 
 
@@ -361,15 +394,20 @@ def run_numpy(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=N
     nclip = np.zeros((runs, n_rec - 1), dtype=np.int64)
     nseen = np.zeros((runs, n_rec - 1), dtype=np.int64)
     x_out = np.empty((runs, d))
+    c_hist = np.empty((runs, n_rec))
+    gamma, c2, target_q, eta_c, z_count = spec.params
     t0 = time.perf_counter()
     for r in range(runs):
         gen = _rng.Xoshiro256(states[r])
         x = x0[r].copy()
+        err = np.zeros(d)  # DiceSGD's fed-back error
+        c_t = spec.c  # the (adaptive) threshold
         perm, pos, w = np.arange(n), n, -1
         for t in range(steps + 1):
             if w + 1 < n_rec and rec[w + 1] == t:
                 w += 1
                 traj[r, w] = x
+                c_hist[r, w] = c_t
                 if record_loss:
                     G_all = problem.per_example_grads(x)
                     loss[r, w] = problem.loss(x)
@@ -397,12 +435,23 @@ def run_numpy(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=N
             if spec.k > 0 and idx:
                 G = G + spec.k * np.array([gen.normal(d) for _ in idx])
             noise = gen.normal(d) if spec.noise_multiplier > 0 else np.zeros(d)
-            if idx:
-                _, _, factors = clip_numpy(G, spec.c)
-                nclip[r, w] += int(np.count_nonzero(factors < 1.0))
+            B = spec.expected_batch
+            if spec.method == Method.AUTO:
+                C, factors = auto_clip_numpy(G, spec.c, gamma)
+                x = x - lrs[t] / B * (C.sum(axis=0) + spec.noise_multiplier * spec.c * noise)
+            elif spec.method == Method.DICE:
+                _, _, factors = clip_numpy(G, spec.c) if idx else (None, None, np.ones(0))
+                x, err = dice_sgd_step_numpy(x, err, G, spec.c, c2, spec.noise_multiplier, lrs[t], B, noise)
+            else:
+                _, _, factors = clip_numpy(G, c_t) if idx else (None, None, np.ones(0))
+                x = dp_sgd_step_numpy(x, G, c_t, spec.noise_multiplier, lrs[t], B, noise)
+                if spec.method == Method.QUANTILE:
+                    nu = gen.normal(1)[0]
+                    c_t = quantile_threshold_update_numpy(
+                        c_t, int(np.count_nonzero(factors >= 1.0)), len(idx), B, target_q, eta_c, z_count, nu)
+            nclip[r, w] += int(np.count_nonzero(factors < 1.0))
             nseen[r, w] += len(idx)
-            x = dp_sgd_step_numpy(x, G, spec.c, spec.noise_multiplier, lrs[t], spec.expected_batch, noise)
         x_out[r] = x
     wall = time.perf_counter() - t0
     return _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
-                   nclip, nseen, x_out, wall, delta)
+                   nclip, nseen, x_out, wall, delta, c_hist)

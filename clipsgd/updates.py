@@ -30,6 +30,9 @@ __all__ = [
     "dp_sgd_step",
     "dp_sgd_step_numpy",
     "clipped_sum_numpy",
+    "auto_clip_numpy",
+    "dice_sgd_step_numpy",
+    "quantile_threshold_update_numpy",
 ]
 
 
@@ -72,3 +75,46 @@ def dp_sgd_step_numpy(x, G, c, z, lr, expected_batch, noise):
     """
     s, _ = clipped_sum_numpy(G, c) if len(G) else (np.zeros_like(x), 0)
     return x - lr / expected_batch * (s + z * c * noise)
+
+
+# ---------------------------------------------------------------- rival bias fixes
+def auto_clip_numpy(G, c, gamma):
+    """AUTO-S normalisation :math:`c\,g_i/(\lVert g_i\rVert + \gamma)` (Bu et al. 2022,
+    arXiv:2206.07136); returns the rows and their factors :math:`c/(\lVert g_i\rVert+\gamma)`."""
+    factors = c / (np.linalg.norm(G, axis=1) + gamma)
+    return G * factors[:, None], factors
+
+
+def dice_sgd_step_numpy(x, e, G, c1, c2, z, lr, expected_batch, noise):
+    r"""One DiceSGD step (Zhang, Bu, Wu, Hong 2023, arXiv:2311.14632).
+
+    .. math::
+
+        v = \frac1B\sum_i \operatorname{clip}(g_i, C_1) + \operatorname{clip}(e, C_2),\quad
+        x \leftarrow x - \alpha\,(v + \tfrac{z C_1}{B}\nu),\quad
+        e \leftarrow e + \frac1B \sum_i g_i - v.
+
+    Returns (x, e).
+    """
+    from .clip import clip_numpy as _clip
+
+    s1 = _clip(G, c1)[0].sum(axis=0) if len(G) else np.zeros_like(x)
+    v = s1 / expected_batch + _clip(e[None, :], c2)[0][0]
+    raw = G.sum(axis=0) / expected_batch if len(G) else np.zeros_like(x)
+    x_new = x - lr * (v + z * c1 / expected_batch * noise)
+    return x_new, e + raw - v
+
+
+def quantile_threshold_update_numpy(c, n_below, m, expected_batch, target, eta, z_count, nu):
+    r"""Geometric update of the clip threshold towards the ``target`` quantile of the norms
+    (Andrew et al. 2021, arXiv:1905.03871):
+
+    .. math::
+
+        \tilde b = \frac{\sum_i (\mathbb 1\{\lVert g_i\rVert \le c\} - \tfrac12) + \sigma_b \nu}{B}
+        + \tfrac12, \qquad c \leftarrow c\, e^{-\eta(\tilde b - \gamma)}.
+
+    The centring by 1/2 makes the count's sensitivity 1/2.
+    """
+    b = (n_below - 0.5 * m + z_count * nu) / expected_batch + 0.5
+    return c * np.exp(-eta * (b - target))
