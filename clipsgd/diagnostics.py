@@ -72,6 +72,7 @@ from numba import njit, prange
 from scipy.optimize import linear_sum_assignment
 from scipy.special import gammaln
 
+from .clip import clip_numpy
 from ._validate import (
     check_clip_threshold,
     check_finite_array,
@@ -153,18 +154,6 @@ def _rng(seed) -> np.random.Generator:
         raise TypeError(
             f"seed must be a non-negative int, SeedSequence, Generator or None (got {seed!r}: {exc})"
         ) from None
-
-
-def _clip_rows(V: np.ndarray, c: float) -> np.ndarray:
-    r"""Row-wise :math:`\operatorname{clip}(v, c) = v \min(1, c/\lVert v\rVert)`, zero rows stay 0.
-
-    Private copy of the rule in :mod:`clipsgd.clip` (kept local while that module settles).
-    """
-    norms = np.linalg.norm(V, axis=1)
-    factors = np.ones_like(norms)
-    big = norms > c
-    factors[big] = c / norms[big]
-    return V * factors[:, None]
 
 
 # ---------------------------------------------------------------------------------------
@@ -651,8 +640,8 @@ class ClippingBias:
 
 def _progress_terms(g: np.ndarray, xi: np.ndarray, c: float):
     """(E_p <g, clip(g + xi)>, E_p <g, clip(g - xi)>)."""
-    plus = _clip_rows(g + xi, c) @ g
-    minus = _clip_rows(g - xi, c) @ g
+    plus = clip_numpy(g + xi, c)[0] @ g
+    minus = clip_numpy(g - xi, c)[0] @ g
     return float(plus.mean()), float(minus.mean())
 
 
@@ -1055,8 +1044,8 @@ def symmetry_report(G, c, seed=0, *, n_directions=64, truncated=True, exact_max=
     Bundles :func:`gradient_noise`, :func:`w1_to_reflection` (normalised by
     :math:`\mathbb{E}\lVert\xi\rVert` into a disparity in :math:`[0, 2]`),
     :func:`w1_to_symmetrisation`, :func:`clipping_bias`, :func:`prob_small_noise`
-    (:math:`a = 1/4`), :func:`clip_fraction`, and the mean :math:`|`:func:`skewness`:math:`|`
-    and :func:`sliced_disparity` over ``n_directions`` random unit directions.  One
+    (:math:`a = 1/4`), :func:`clip_fraction`, and the mean absolute :func:`skewness`
+    and mean :func:`sliced_disparity` over ``n_directions`` random unit directions.  One
     assignment (two with ``truncated``) of size :math:`n` when :math:`n \le`
     ``exact_max``.
 
