@@ -132,9 +132,14 @@ def clip_numpy(G, c):
     -------
     clipped, norms, factors : ndarray
     """
-    # ||g|| = m ||g / m|| with m = max_j |g_j|: no overflow or underflow for finite rows
-    m = np.abs(G).max(axis=1, initial=0.0)
-    norms = m * np.linalg.norm(G / np.where(m > 0, m, 1.0)[:, None], axis=1)
+    with np.errstate(over="ignore", under="ignore"):
+        sq = np.sum(G * G, axis=1)
+    norms = np.sqrt(sq)
+    # rows whose squared norm over- or underflowed: ||g|| = m ||g / m||, m = max_j |g_j|
+    bad = ~((sq > 1e-280) & (sq < 1e300))
+    if bad.any():
+        m = np.abs(G[bad]).max(axis=1, initial=0.0)
+        norms[bad] = m * np.sqrt(np.sum((G[bad] / np.where(m > 0, m, 1.0)[:, None]) ** 2, axis=1))
     with np.errstate(divide="ignore"):
         factors = np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)
     return G * factors[:, None], norms, factors
