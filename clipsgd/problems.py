@@ -46,16 +46,19 @@ __all__ = [
     "least_squares",
     "logistic",
     "softmax",
+    "mlp",
+    "mlp_init",
     "custom",
     "builtin_grad",
     "QUADRATIC",
     "LEAST_SQUARES",
     "LOGISTIC",
     "SOFTMAX",
+    "MLP",
     "CUSTOM",
 ]
 
-QUADRATIC, LEAST_SQUARES, LOGISTIC, SOFTMAX = 0, 1, 2, 3
+QUADRATIC, LEAST_SQUARES, LOGISTIC, SOFTMAX, MLP = 0, 1, 2, 3, 4
 CUSTOM = -1
 
 
@@ -133,7 +136,54 @@ def builtin_grad(kind, x, i, X, Y, P, out):
             for k in range(K):
                 out[j * K + k] = X[i, j] * probs[k]
         return loss
+    elif kind == MLP:
+        return _mlp_grad(x, i, X, Y, P, out)
     raise ValueError("unknown problem kind")
+
+
+@njit(cache=True)
+def _mlp_grad(x, i, X, Y, P, out):
+    """One-hidden-layer tanh network with softmax output; x = [W1 (p,h), W2 (h,K), b2 (K)]."""
+    K = int(P[0])
+    h = int(P[1])
+    p = X.shape[1]
+    o2 = p * h
+    ob = o2 + h * K
+    z = np.empty(h)
+    for u in range(h):
+        a = 0.0
+        for j in range(p):
+            a += X[i, j] * x[j * h + u]
+        z[u] = math.tanh(a)
+    sc = np.empty(K)
+    smax = -np.inf
+    for k in range(K):
+        v = x[ob + k]
+        for u in range(h):
+            v += z[u] * x[o2 + u * K + k]
+        sc[k] = v
+        if v > smax:
+            smax = v
+    tot = 0.0
+    for k in range(K):
+        tot += math.exp(sc[k] - smax)
+    lse = smax + math.log(tot)
+    y = int(Y[i])
+    loss = lse - sc[y]
+    for k in range(K):  # ds = softmax - onehot
+        sc[k] = math.exp(sc[k] - lse)
+    sc[y] -= 1.0
+    for k in range(K):
+        out[ob + k] = sc[k]
+    for u in range(h):
+        dz = 0.0
+        for k in range(K):
+            out[o2 + u * K + k] = z[u] * sc[k]
+            dz += x[o2 + u * K + k] * sc[k]
+        da = dz * (1.0 - z[u] * z[u])
+        for j in range(p):
+            out[j * h + u] = X[i, j] * da
+    return loss
 
 
 # ------------------------------------------------------------------------ NumPy twins
@@ -164,11 +214,34 @@ def _np_softmax(x, X, Y, P):
     return G, lse - S[np.arange(len(y)), y]
 
 
+def _np_mlp(x, X, Y, P):
+    K, h = int(P[0]), int(P[1])
+    p = X.shape[1]
+    W1 = x[: p * h].reshape(p, h)
+    W2 = x[p * h: p * h + h * K].reshape(h, K)
+    b2 = x[p * h + h * K:]
+    Z = np.tanh(X @ W1)
+    S = Z @ W2 + b2
+    lse = np.logaddexp.reduce(S, axis=1)
+    y = Y.astype(np.int64)
+    rows = np.arange(len(y))
+    D = np.exp(S - lse[:, None])
+    D[rows, y] -= 1.0
+    dA = (D @ W2.T) * (1.0 - Z * Z)
+    G = np.concatenate([
+        (X[:, :, None] * dA[:, None, :]).reshape(len(y), -1),
+        (Z[:, :, None] * D[:, None, :]).reshape(len(y), -1),
+        D,
+    ], axis=1)
+    return G, lse - S[rows, y]
+
+
 _NUMPY_TWINS = {
     QUADRATIC: _np_quadratic,
     LEAST_SQUARES: _np_least_squares,
     LOGISTIC: _np_logistic,
     SOFTMAX: _np_softmax,
+    MLP: _np_mlp,
 }
 
 
@@ -364,6 +437,38 @@ def softmax(X, y, n_classes: Optional[int] = None, name: str = "softmax") -> Pro
     if y.max() >= K:
         raise ValueError(f"y has label {int(y.max())} >= n_classes={K}")
     return Problem(name, SOFTMAX, X, y, np.array([float(K)]), X.shape[1] * K, numpy_fn=_np_softmax)
+
+
+def mlp(X, y, hidden: int = 16, n_classes: Optional[int] = None, name: str = "mlp") -> Problem:
+    r"""One-hidden-layer network :math:`s(z) = W_2^\top \tanh(W_1^\top z) + b_2` with the
+    softmax cross-entropy loss (non-convex).
+
+    x is :math:`[W_1 \in R^{p\times h}, W_2 \in R^{h \times K}, b_2 \in R^K]` flattened
+    row-major (the input bias is the data's intercept column). Start from
+    :func:`mlp_init`, not zero (at zero every hidden unit gets the same gradient).
+    """
+    X = _design(X)
+    y = _labels("y", y, X.shape[0])
+    if not np.all(y == np.round(y)) or y.min() < 0:
+        raise ValueError("y must contain integer class labels 0, 1, ..., n_classes-1")
+    K = int(y.max()) + 1 if n_classes is None else check_int("n_classes", n_classes, 2)
+    if y.max() >= K:
+        raise ValueError(f"y has label {int(y.max())} >= n_classes={K}")
+    h = check_int("hidden", hidden, 1)
+    dim = X.shape[1] * h + h * K + K
+    return Problem(name, MLP, X, y, np.array([float(K), float(h)]), dim, numpy_fn=_np_mlp,
+                   meta={"hidden": h, "n_classes": K})
+
+
+def mlp_init(problem: Problem, seed: int = 0) -> np.ndarray:
+    """Glorot-uniform initial parameters for :func:`mlp` (output bias 0)."""
+    if problem.kind != MLP:
+        raise ValueError("mlp_init needs a problem made by problems.mlp")
+    K, h = int(problem.P[0]), int(problem.P[1])
+    p = problem.X.shape[1]
+    rng = np.random.default_rng(seed)
+    a1, a2 = np.sqrt(6.0 / (p + h)), np.sqrt(6.0 / (h + K))
+    return np.concatenate([rng.uniform(-a1, a1, p * h), rng.uniform(-a2, a2, h * K), np.zeros(K)])
 
 
 def custom(grad_fn, dim, X, Y=None, P=None, name: str = "custom", numpy_fn=None, x_star=None) -> Problem:
