@@ -74,7 +74,7 @@ def clip_factor(norm, c):
 
 @njit(cache=True, inline="always")
 def l2_norm(v):
-    """:math:`\lVert v \rVert_2` of a 1-D array, exact to rounding for every finite ``v``.
+    r""":math:`\lVert v \rVert_2` of a 1-D array, exact to rounding for every finite ``v``.
 
     The plain :math:`\sqrt{\sum_j v_j^2}` overflows for entries near 1e155 (giving
     ``inf``, hence a clip factor 0) and underflows below 1e-154 (giving 0, hence no
@@ -140,7 +140,7 @@ def clip_numpy(G, c):
     if bad.any():
         m = np.abs(G[bad]).max(axis=1, initial=0.0)
         norms[bad] = m * np.sqrt(np.sum((G[bad] / np.where(m > 0, m, 1.0)[:, None]) ** 2, axis=1))
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         factors = np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)
     return G * factors[:, None], norms, factors
 
