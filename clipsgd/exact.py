@@ -128,9 +128,11 @@ def expected_clipped_gradient(problem: Problem, x, c, k=0.0):
     c = check_clip_threshold("c", c)
     k = check_nonnegative("k", k)
     s, b = affine_gradients(problem)
-    xa = check_finite_array("x", x, ndim=(0, 1))
-    M = np.multiply.outer(xa, s) + b  # (..., n)
-    return perturbed_clip_mean(M, c, k).mean(axis=-1)
+    scalar = np.ndim(x) == 0
+    xa = check_finite_array("x", x, ndim=(0, 1))  # a 0-d x comes back with shape (1,)
+    M = np.multiply.outer(xa, s) + b  # (len(x), n)
+    h = perturbed_clip_mean(M, c, k).mean(axis=-1)
+    return h[0] if scalar else h
 
 
 @dataclass(frozen=True)
