@@ -111,12 +111,12 @@ _SAMPLING_CODE = {Sampling.POISSON: 0, Sampling.SHUFFLE: 1, Sampling.REPLACEMENT
 
 @dataclass(frozen=True, kw_only=True)
 class SGD:
-    """Plain mini-batch SGD (no clipping, no noise).
+    r"""Plain mini-batch SGD (no clipping, no noise).
 
     Parameters
     ----------
     lr : float
-        Learning rate :math:`\\alpha > 0`.
+        Learning rate :math:`\alpha > 0`.
     schedule : {"constant", "inverse_sqrt", "inverse", "cosine"}
     sampling : {"replacement", "shuffle", "poisson"}
     batch_size : int, optional
@@ -161,7 +161,7 @@ class SGD:
         return False
 
     def learning_rates(self, steps: int) -> np.ndarray:
-        """The sequence :math:`\\alpha_0, ..., \\alpha_{T-1}`."""
+        r"""The sequence :math:`\alpha_0, ..., \alpha_{T-1}`."""
         t = np.arange(steps, dtype=float)
         if self.schedule is Schedule.CONSTANT:
             return np.full(steps, self.lr)
@@ -205,14 +205,14 @@ class SGD:
 
 @dataclass(frozen=True, kw_only=True)
 class ClippedSGD(SGD):
-    """Clipped SGD with the optional pre-clipping perturbation (no privacy noise).
+    r"""Clipped SGD with the optional pre-clipping perturbation (no privacy noise).
 
     Parameters
     ----------
     c : float
         Clip threshold in (0, inf].
     k : float, default 0
-        Perturbation scale: clip :math:`g_i + k \\zeta_i`, :math:`\\zeta_i \\sim N(0, I_d)`.
+        Perturbation scale: clip :math:`g_i + k \zeta_i`, :math:`\zeta_i \sim N(0, I_d)`.
     """
 
     c: float
@@ -230,14 +230,14 @@ class ClippedSGD(SGD):
 
 @dataclass(frozen=True, kw_only=True)
 class DPSGD(ClippedSGD):
-    """DP-SGD (Abadi et al. 2016): clipped per-example gradients plus Gaussian noise
+    r"""DP-SGD (Abadi et al. 2016): clipped per-example gradients plus Gaussian noise
     :math:`N(0, (z c)^2 I)` on their sum, divided by the expected batch size.
 
     Parameters
     ----------
     noise_multiplier : float
         z >= 0. The noise on the averaged update has standard deviation
-        :math:`\\sigma = z c / B` per coordinate.
+        :math:`\sigma = z c / B` per coordinate.
     sampling : default "poisson"
         The privacy accounting of :mod:`clipsgd.privacy` assumes Poisson sampling; the
         other schemes are allowed and reported with a warning.
@@ -272,7 +272,7 @@ class DPSGD(ClippedSGD):
 
 @dataclass(frozen=True, kw_only=True)
 class AutoClipSGD(DPSGD):
-    """Automatic (normalised) clipping, AUTO-S (Bu et al. 2022, arXiv:2206.07136).
+    r"""Automatic (normalised) clipping, AUTO-S (Bu et al. 2022, arXiv:2206.07136).
 
     Each per-example gradient is replaced by :math:`c\, g_i / (\lVert g_i \rVert + \gamma)`,
     whose norm is below :math:`c`, so the sensitivity of the sum is still :math:`c` and
@@ -305,7 +305,7 @@ class AutoClipSGD(DPSGD):
 
 @dataclass(frozen=True, kw_only=True)
 class DiceSGD(DPSGD):
-    """DiceSGD: clipped error feedback (Zhang, Bu, Wu, Hong 2023, arXiv:2311.14632).
+    r"""DiceSGD: clipped error feedback (Zhang, Bu, Wu, Hong 2023, arXiv:2311.14632).
 
     .. math::
 
@@ -346,7 +346,7 @@ class DiceSGD(DPSGD):
 
 @dataclass(frozen=True, kw_only=True)
 class QuantileClipDPSGD(DPSGD):
-    """DP-SGD whose clip threshold tracks a quantile of the per-example norms
+    r"""DP-SGD whose clip threshold tracks a quantile of the per-example norms
     (Andrew, Thakkar, McMahan, Ramaswamy 2021, arXiv:1905.03871).
 
     At each step, with :math:`b_t = \#\{i \in \mathcal B_t: \lVert g_i\rVert \le c_t\}`,
@@ -388,7 +388,7 @@ class QuantileClipDPSGD(DPSGD):
 
     @property
     def effective_noise_multiplier(self) -> float:
-        """:math:`(z^{-2} + (2\sigma_b)^{-2})^{-1/2}`, the multiplier the accountant sees."""
+        r""":math:`(z^{-2} + (2\sigma_b)^{-2})^{-1/2}`, the multiplier the accountant sees."""
         z, sb = self.noise_multiplier, self.count_noise_multiplier
         if z == 0 or sb == 0:
             return 0.0

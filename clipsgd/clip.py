@@ -44,16 +44,16 @@ __all__ = ["clip", "clip_numpy", "ClipInfo", "clip_factor", "clip_rows_inplace",
 
 
 class ClipInfo(NamedTuple):
-    """Per-row outcome of :func:`clip`.
+    r"""Per-row outcome of :func:`clip`.
 
     Attributes
     ----------
     clipped : ndarray
         The clipped vector(s), same shape as the input.
     norms : ndarray
-        :math:`\\lVert g_i \\rVert_2` before clipping (scalar array for a vector input).
+        :math:`\lVert g_i \rVert_2` before clipping (scalar array for a vector input).
     factors : ndarray
-        :math:`\\min(1, c / \\lVert g_i \\rVert)`, with factor 1 for a zero row.
+        :math:`\min(1, c / \lVert g_i \rVert)`, with factor 1 for a zero row.
     was_clipped : ndarray of bool
         ``norms > c`` (the row was shrunk).
     """
@@ -66,7 +66,7 @@ class ClipInfo(NamedTuple):
 
 @njit(cache=True, inline="always")
 def clip_factor(norm, c):
-    """Factor :math:`\\min(1, c/\\lVert v\\rVert)` (1 for a zero norm or ``c = inf``)."""
+    r"""Factor :math:`\min(1, c/\lVert v\rVert)` (1 for a zero norm or ``c = inf``)."""
     if norm > c:
         return c / norm
     return 1.0
@@ -146,9 +146,9 @@ def clip_numpy(G, c):
 
 
 def clip(g, c, return_info: bool = False):
-    """Clip a vector, or each row of a matrix of per-example gradients, to L2 norm <= c.
+    r"""Clip a vector, or each row of a matrix of per-example gradients, to L2 norm <= c.
 
-    .. math:: \\operatorname{clip}(v, c) = v \\min(1, c / \\lVert v \\rVert_2)
+    .. math:: \operatorname{clip}(v, c) = v \min(1, c / \lVert v \rVert_2)
 
     Parameters
     ----------

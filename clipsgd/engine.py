@@ -198,7 +198,7 @@ def _engine_for(problem: Problem):
 
 # ------------------------------------------------------------------------------ Result
 class Result(OptimizeResult):
-    """Outcome of :func:`run` (a dict with attribute access, like scipy's OptimizeResult).
+    r"""Outcome of :func:`run` (a dict with attribute access, like scipy's OptimizeResult).
 
     Attributes
     ----------
@@ -209,7 +209,7 @@ class Result(OptimizeResult):
     record_steps : ndarray (n_rec,)
         Step indices of the records (0 = x0, last = steps).
     loss, grad_norm : ndarray (runs, n_rec)
-        :math:`f(x)` and :math:`\\lVert\\nabla f(x)\\rVert` at the records (full pass).
+        :math:`f(x)` and :math:`\lVert\nabla f(x)\rVert` at the records (full pass).
     clip_fraction : ndarray (runs, n_rec - 1)
         Fraction of the examples processed in steps ``record_steps[j] ..
         record_steps[j+1]-1`` whose (perturbed) gradient had norm > c.

@@ -57,7 +57,7 @@ def dp_sgd_step(x, clipped_sum, noise, lr, noise_scale, expected_batch):
 
 
 def clipped_sum_numpy(G, c):
-    """:math:`\\sum_i \\operatorname{clip}(g_i, c)` and the number of clipped rows."""
+    r""":math:`\sum_i \operatorname{clip}(g_i, c)` and the number of clipped rows."""
     C, norms, factors = clip_numpy(G, c)
     return C.sum(axis=0), int(np.count_nonzero(factors < 1.0))
 
@@ -79,7 +79,7 @@ def dp_sgd_step_numpy(x, G, c, z, lr, expected_batch, noise):
 
 # ---------------------------------------------------------------- rival bias fixes
 def auto_clip_numpy(G, c, gamma):
-    """AUTO-S normalisation :math:`c\,g_i/(\lVert g_i\rVert + \gamma)` (Bu et al. 2022,
+    r"""AUTO-S normalisation :math:`c\,g_i/(\lVert g_i\rVert + \gamma)` (Bu et al. 2022,
     arXiv:2206.07136); returns the rows and their factors :math:`c/(\lVert g_i\rVert+\gamma)`."""
     factors = c / (np.linalg.norm(G, axis=1) + gamma)
     return G * factors[:, None], factors
