@@ -89,7 +89,8 @@ def _is_zero(expr, simplifier=None) -> bool:
     expr = sp.sympify(expr)
     if simplifier is not None:
         return sp.sympify(simplifier(expr)) == 0
-    for f in (sp.expand, sp.cancel, sp.simplify):
+    rewrite_pw = lambda e: sp.simplify(sp.piecewise_fold(e.rewrite(sp.Piecewise)))  # noqa: E731
+    for f in (sp.expand, sp.cancel, sp.simplify, rewrite_pw):
         try:
             if f(expr) == 0:
                 return True
@@ -212,9 +213,13 @@ class Derivation:
     def limit(self, name, statement, expr, var, point, expected, direction="+"):
         """Check ``lim_{var -> point} expr == expected`` with sympy.limit."""
         got = sp.limit(expr, var, point, direction)
-        ok = _is_zero(got - expected) if got.is_finite or got == expected else False
+        expected = sp.sympify(expected)
         if got == expected:
             ok = True
+        elif got.has(sp.oo, -sp.oo, sp.zoo, sp.nan, sp.AccumBounds) or got.has(sp.Limit):
+            ok = False
+        else:
+            ok = _is_zero(got - expected)
         return self._record(name, statement, ok, "sympy: limit", detail=f"limit = {got}")
 
     def series(self, name, statement, expr, var, point, order, expected):
