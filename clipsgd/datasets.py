@@ -125,3 +125,81 @@ def predict(x, X, n_classes: int):
 def accuracy(x, X, y, n_classes: int) -> float:
     """Fraction of correct predictions of the linear model x on (X, y)."""
     return float(np.mean(predict(x, X, n_classes) == y))
+
+
+def predict_problem(problem, x, X) -> np.ndarray:
+    r"""Class predictions of the model behind a :mod:`clipsgd.problems` objective.
+
+    ==============  =============================================================
+    problem kind    prediction for a row :math:`z`
+    ==============  =============================================================
+    ``logistic``    :math:`1[x^\top z > 0]`
+    ``softmax``     :math:`\arg\max_k (W^\top z)_k`, :math:`W = x` as (p, K)
+    ``mlp``         :math:`\arg\max_k (W_2^\top \tanh(W_1^\top z) + b_2)_k`
+    ==============  =============================================================
+
+    The class with the largest score is the one with the smallest per-example
+    cross-entropy loss :math:`\operatorname{lse}(s) - s_k`, which is how the tests check it.
+
+    Parameters
+    ----------
+    problem : Problem
+        Made by :func:`clipsgd.problems.logistic`, ``softmax`` or ``mlp`` (or
+        :func:`make_problem`).
+    x : array_like, shape (problem.dim,)
+        Parameters.
+    X : array_like, shape (m, p)
+        Rows to classify, with the same columns (intercept included) as ``problem.X``.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        Float class labels (as the datasets store them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clipsgd import problems
+    >>> prob = problems.logistic(np.array([[1.0, 1.0], [-1.0, 1.0]]), np.array([1.0, 0.0]))
+    >>> predict_problem(prob, [2.0, -1.0], [[1.0, 1.0], [-1.0, 1.0]]).tolist()  # scores 1, -3
+    [1.0, 0.0]
+    """
+    kind = getattr(problem, "kind", None)
+    if kind not in (_problems.LOGISTIC, _problems.SOFTMAX, _problems.MLP):
+        raise ValueError(f"problem must be a logistic, softmax or mlp problem (got {problem!r})")
+    x = check_finite_array("x", x, ndim=1)
+    if x.shape[0] != problem.dim:
+        raise ValueError(f"x must have length problem.dim={problem.dim} (got {x.shape[0]})")
+    X = check_finite_array("X", X, ndim=2)
+    p = problem.X.shape[1]
+    if X.shape[1] != p:
+        raise ValueError(f"X must have {p} columns like problem.X (got {X.shape[1]})")
+    if kind == _problems.LOGISTIC:
+        return (X @ x > 0).astype(float)
+    K = int(problem.P[0])
+    if kind == _problems.SOFTMAX:
+        scores = X @ x.reshape(p, K)
+    else:
+        h = int(problem.P[1])
+        W1 = x[: p * h].reshape(p, h)
+        W2 = x[p * h: p * h + h * K].reshape(h, K)
+        scores = np.tanh(X @ W1) @ W2 + x[p * h + h * K:]
+    return np.argmax(scores, axis=1).astype(float)
+
+
+def problem_accuracy(problem, x, X, y) -> float:
+    """Fraction of rows of ``X`` that :func:`predict_problem` labels as ``y`` (any model).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clipsgd import problems
+    >>> prob = problems.logistic(np.array([[1.0, 1.0], [-1.0, 1.0]]), np.array([1.0, 0.0]))
+    >>> problem_accuracy(prob, [2.0, -1.0], [[1.0, 1.0], [-1.0, 1.0]], [1.0, 1.0])
+    0.5
+    """
+    y = check_finite_array("y", y, ndim=1)
+    pred = predict_problem(problem, x, X)
+    if y.shape[0] != pred.shape[0]:
+        raise ValueError(f"y must have one label per row of X (got {y.shape[0]} and {pred.shape[0]})")
+    return float(np.mean(pred == y))
