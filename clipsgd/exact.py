@@ -39,7 +39,7 @@ from fractions import Fraction
 
 import numpy as np
 from scipy.optimize import brentq, minimize
-from scipy.special import ndtr
+from scipy.special import erfcx, ndtr
 
 from ._validate import check_clip_threshold, check_finite_array, check_nonnegative
 from .problems import LEAST_SQUARES, QUADRATIC, Problem
@@ -88,6 +88,48 @@ def perturbed_clip_mean(m, c, k):
     return c * ndtr(-b) - c * ndtr(a) + m * (ndtr(b) - ndtr(a)) + k * (_phi(a) - _phi(b))
 
 
+def _G(t):
+    r""":math:`G(t) = t\Phi(t) + \varphi(t) = \int_{-\infty}^t \Phi`, accurate in the left tail.
+
+    For :math:`t < 0`, :math:`G(t) = \varphi(t)\,(1 - |t|\,\Phi(t)/\varphi(t))` with the Mills
+    ratio :math:`\Phi(t)/\varphi(t) = \sqrt{\pi/2}\,\mathrm{erfcx}(|t|/\sqrt2)`: relative
+    error about :math:`\epsilon t^2` where the direct sum would lose everything.
+    """
+    t = np.asarray(t, dtype=float)
+    neg = t < 0
+    a = np.abs(t)
+    mills = math.sqrt(math.pi / 2.0) * erfcx(a / math.sqrt(2.0))
+    left = _phi(t) * (1.0 - a * mills)
+    right = t * ndtr(t) + _phi(t)
+    return np.where(neg, np.maximum(left, 0.0), right)
+
+
+def _clip_shortfall(u, c, k):
+    r""":math:`\rho_k(u) = c - H_k(u) = k\,(G(\beta) - G(\alpha))` for :math:`u \ge 0`, k > 0.
+
+    :math:`c - \operatorname{clip}(Y, c) = \int_{-c}^{c} 1\{Y < y\}\,dy`, so
+    :math:`\rho_k(u) = \int_{-c}^{c} \Phi((y - u)/k)\,dy = k \int_\alpha^\beta \Phi`.
+    Unlike :math:`c - H_k(u)` it keeps full relative precision when it is tiny (u far
+    beyond c), which is what decides the zero of h when the clip saturates.
+    """
+    a = (-c - u) / k
+    b = (c - u) / k
+    return k * (_G(b) - _G(a))
+
+
+def _h_perturbed(M, c, k):
+    r""":math:`\frac1n\sum_i H_k(m_i)` over the last axis of M, for finite c and k > 0.
+
+    Written :math:`\frac1n\bigl(c \sum_i \operatorname{sgn} m_i - \sum_i \operatorname{sgn}(m_i)
+    \rho_k(|m_i|)\bigr)` (H is odd): the saturated parts cancel exactly as integers and
+    the tiny shortfalls keep their precision, so h is resolved near its zero even where
+    every example is clipped almost surely.
+    """
+    sg = np.sign(M)
+    rho = _clip_shortfall(np.abs(M), c, k)
+    return (c * sg.sum(axis=-1) - (sg * rho).sum(axis=-1)) / M.shape[-1]
+
+
 def affine_gradients(problem: Problem):
     """(s, b) with g_i(x) = s_i x + b_i for a 1-D quadratic or least-squares problem."""
     if not isinstance(problem, Problem):
@@ -131,7 +173,10 @@ def expected_clipped_gradient(problem: Problem, x, c, k=0.0):
     scalar = np.ndim(x) == 0
     xa = check_finite_array("x", x, ndim=(0, 1))  # a 0-d x comes back with shape (1,)
     M = np.multiply.outer(xa, s) + b  # (len(x), n)
-    h = perturbed_clip_mean(M, c, k).mean(axis=-1)
+    if k > 0 and math.isfinite(c):
+        h = _h_perturbed(M, c, k)
+    else:
+        h = perturbed_clip_mean(M, c, k).mean(axis=-1)
     return h[0] if scalar else h
 
 
@@ -226,7 +271,7 @@ def _stationary_exact(s, b, c):
 def _stationary_perturbed(s, b, c, k, xtol):
     if np.any(s <= 0):
         raise ValueError("k > 0 needs all slopes s_i > 0 (strictly increasing h)")
-    h = lambda x: float(perturbed_clip_mean(s * x + b, c, k).mean())  # noqa: E731
+    h = lambda x: float(_h_perturbed(s * x + b, c, k))  # noqa: E731
     roots = -b / s
     lo, hi = roots.min(), roots.max()
     width = 1.0 + c + k
