@@ -90,7 +90,8 @@ def _is_zero(expr, simplifier=None) -> bool:
     if simplifier is not None:
         return sp.sympify(simplifier(expr)) == 0
     rewrite_pw = lambda e: sp.simplify(sp.piecewise_fold(e.rewrite(sp.Piecewise)))  # noqa: E731
-    for f in (sp.expand, sp.cancel, sp.simplify, rewrite_pw):
+    rewrite_erf = lambda e: sp.simplify(e.rewrite(sp.erf))  # noqa: E731
+    for f in (sp.expand, sp.cancel, sp.simplify, rewrite_pw, rewrite_erf):
         try:
             if f(expr) == 0:
                 return True
