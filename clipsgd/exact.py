@@ -202,12 +202,15 @@ class StationarySet:
     rational_intervals: tuple = ()
 
     def __contains__(self, x) -> bool:
-        return any(abs(x - p) <= 1e-12 for p in self.points) or any(
-            lo <= x <= hi for lo, hi in self.intervals
-        )
+        # points are floats (1-D) or tuples of coordinates (d-D quadratics)
+        near = any(np.max(np.abs(np.subtract(x, p))) <= 1e-12 for p in self.points)
+        return near or any(lo <= x <= hi for lo, hi in self.intervals)
 
     def __repr__(self):
-        parts = [f"{p:g}" for p in self.points] + [f"[{lo:g}, {hi:g}]" for lo, hi in self.intervals]
+        def fmt(p):
+            return f"{p:g}" if np.ndim(p) == 0 else "(" + ", ".join(f"{v:g}" for v in p) + ")"
+
+        parts = [fmt(p) for p in self.points] + [f"[{lo:g}, {hi:g}]" for lo, hi in self.intervals]
         return "StationarySet{" + ", ".join(parts) + "}"
 
 
@@ -343,4 +346,44 @@ def _stationary_quadratic_dd(problem, c):
         return hub.mean(), (D * fac[:, None]).mean(axis=0)
 
     res = minimize(F, A.mean(axis=0), jac=True, method="L-BFGS-B", options={"gtol": 1e-13, "ftol": 1e-16, "maxiter": 10000})
-    return StationarySet((tuple(res.x),), (), False)
+    x = _newton_polish(res.x, A, c)
+    return StationarySet((tuple(x),), (), False)
+
+
+def _newton_polish(x, A, c, iters=30):
+    r"""Newton steps on :math:`h_0(x) = rac1n\sum_i \operatorname{clip}(x - a_i, c)` from
+    the quasi-Newton minimiser (which stops near ``|h| ~ 1e-8``, its ``ftol``).
+
+    The Jacobian is :math:`rac1n \sum_i J_i` with :math:`J_i = I` inside the ball and
+    :math:`J_i = rac{c}{\lVert r_i
+Vert}(I - u_i u_i^	op)` outside (:math:`u_i` the unit
+    residual); a step is kept only if it reduces :math:`\lVert h 
+Vert` (least squares when
+    J is singular, e.g. on a stationary segment).
+    """
+    if math.isinf(c):
+        return A.mean(axis=0)
+    n, d = A.shape
+
+    def h_and_jac(x):
+        R = x[None, :] - A
+        r = np.linalg.norm(R, axis=1)
+        out = r > c
+        fac = np.where(out, c / np.where(r > 0, r, 1.0), 1.0)
+        J = np.eye(d) * fac.sum()
+        U = R[out] / r[out, None]
+        J -= np.einsum("i,ij,ik->jk", fac[out], U, U)
+        return (R * fac[:, None]).mean(axis=0), J / n
+
+    h, J = h_and_jac(x)
+    for _ in range(iters):
+        hn = np.linalg.norm(h)
+        if hn == 0.0:
+            break
+        step = np.linalg.lstsq(J, h, rcond=None)[0]
+        x_new = x - step
+        h_new, J_new = h_and_jac(x_new)
+        if not np.linalg.norm(h_new) < hn:
+            break
+        x, h, J = x_new, h_new, J_new
+    return x
