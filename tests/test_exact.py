@@ -1,0 +1,316 @@
+"""Exact 1-D analysis: h(x) = (1/n) sum_i E clip(g_i(x) + kZ, c) and its zero set.
+
+Oracles: hand computations for the paper's two examples; exact rational arithmetic
+(``fractions.Fraction``, written here independently of clipsgd) for k = 0; for k > 0
+numerical integration (``scipy.integrate.quad``), 40-digit arithmetic (``mpmath``) and
+Monte Carlo; the engine itself for the mean final iterate of clipped SGD.
+"""
+
+import math
+from fractions import Fraction
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate, stats
+
+from clipsgd import (
+    ClippedSGD,
+    StationarySet,
+    clip_numpy,
+    expected_clipped_gradient,
+    perturbed_clip_mean,
+    problems,
+    run,
+    stationary_points,
+)
+
+# atoms and thresholds on a grid of halves, so that ties and stationary intervals occur
+half = st.integers(-16, 16).map(lambda v: v / 2)
+atoms_1d = st.lists(half, min_size=1, max_size=7)
+grid_c = st.integers(1, 8).map(lambda v: v / 2)
+
+
+def _h_fraction(atoms, x, c):
+    """h(x) = (1/n) sum_i clip(x - a_i, c) in exact rational arithmetic (quadratic f_i)."""
+    c = Fraction(c)
+    return sum(max(-c, min(c, x - Fraction(a))) for a in atoms) / len(atoms)
+
+
+# --------------------------------------------------------------- the paper's examples
+def test_example1_stationary_point_is_exactly_minus_five_halves():
+    # at x = -5/2: g = x - a = (1/2, 1/2, -23/2), clipped (1/2, 1/2, -1), sum 0
+    st_ = stationary_points(problems.example1(), c=1)
+    assert st_.points == (-2.5,)
+    assert st_.rational_points == (Fraction(-5, 2),)
+    assert st_.intervals == () and st_.exact
+    assert _h_fraction([-3, -3, 9], Fraction(-5, 2), 1) == 0
+    # and h(x*) = h(1) = (1 + 1 - 1)/3 = 1/3: the optimum is not stationary for clipped SGD
+    assert expected_clipped_gradient(problems.example1(), 1.0, c=1.0) == pytest.approx(1 / 3, rel=1e-15)
+
+
+def test_example2_stationary_set_is_the_interval_minus_two_two():
+    # for |x| <= 2: g = (x + 3, x - 3) clip to (1, -1), sum 0; outside, one term unclips
+    st_ = stationary_points(problems.example2(), c=1)
+    assert st_.intervals == ((-2.0, 2.0),)
+    assert st_.rational_intervals == ((Fraction(-2), Fraction(2)),)
+    assert st_.points == ()
+    assert 0.0 in st_ and 2.0 in st_ and -2.0 in st_ and 2.0001 not in st_
+    h = expected_clipped_gradient(problems.example2(), np.linspace(-2, 2, 9), c=1.0)
+    np.testing.assert_array_equal(h, 0.0)
+
+
+def test_mean_final_iterate_of_clipped_sgd_on_example1_is_minus_two_and_a_half():
+    # Must show: >= 1000 runs of clipped SGD (lr 0.01, 3000 steps, B = 1) average within
+    # 0.05 of the exact zero -2.5 of h, far from x* = 1
+    res = run(problems.example1(), ClippedSGD(lr=0.01, c=1.0), steps=3000, runs=1000, seed=2024,
+              record_every=3000, record_loss=False)
+    mean = float(res.x.mean())
+    assert abs(mean - (-2.5)) < 0.05
+    # the spread is the stationary noise of the chain, not a failure to converge: the
+    # standard error of the mean is tiny compared with the distance to x* = 1
+    assert res.x.std() / math.sqrt(1000) < 0.01
+
+
+def test_infinite_c_gives_the_mean():
+    # c = inf: h(x) = x - mean(a), zero at x* = mean(a) = 1 for Example 1
+    st_ = stationary_points(problems.example1(), c=np.inf)
+    assert st_.points == (1.0,) and st_.rational_points == (Fraction(1),)
+
+
+def test_least_squares_1d_exact():
+    # f_i = (z_i x - y_i)^2 / 2, g_i = z_i^2 x - z_i y_i; z = (1, 2), y = (1, 2) -> both
+    # residuals vanish at x = 1, where no example is clipped: the zero is exactly 1
+    p = problems.least_squares(np.array([[1.0], [2.0]]), [1.0, 2.0])
+    st_ = stationary_points(p, c=0.5)
+    assert st_.rational_points == (Fraction(1),)
+    # h is the mean of clip(z_i^2 x - z_i y_i): at x = 2, (1, 4) clip at 0.5 to (0.5, 0.5)
+    assert expected_clipped_gradient(p, 2.0, c=0.5) == pytest.approx(0.5, rel=1e-15)
+
+
+# ----------------------------------------------------------------- k = 0, exactly
+@given(atoms_1d, grid_c)
+def test_zero_set_of_random_quadratic_sums_is_exact(atoms, c):
+    st_ = stationary_points(problems.quadratic(atoms), c=c)
+    assert st_.exact
+    # h is nondecreasing from -c to c, so its zero set is one point or one bounded interval
+    assert len(st_.points) + len(st_.intervals) == 1
+    delta = Fraction(1, 10**9)
+    if st_.points:
+        (p,) = st_.rational_points
+        assert _h_fraction(atoms, p, c) == 0
+        assert _h_fraction(atoms, p - delta, c) < 0 < _h_fraction(atoms, p + delta, c)
+        assert st_.points[0] == float(p)
+        # the float evaluation agrees to rounding
+        assert abs(expected_clipped_gradient(problems.quadratic(atoms), st_.points[0], c)) < 1e-14 * (1 + c)
+    else:
+        ((lo, hi),) = st_.rational_intervals
+        assert lo < hi
+        for x in (lo, (lo + hi) / 2, hi, lo + (hi - lo) / 3):
+            assert _h_fraction(atoms, x, c) == 0
+        assert _h_fraction(atoms, lo - delta, c) < 0 < _h_fraction(atoms, hi + delta, c)
+        assert st_.intervals == ((float(lo), float(hi)),)
+
+
+@given(st.lists(st.tuples(st.floats(0.2, 3.0), st.floats(-3.0, 3.0)), min_size=1, max_size=6),
+       st.floats(0.1, 3.0))
+def test_zero_set_of_random_least_squares_is_exact(rows, c):
+    z = np.array([r[0] for r in rows])
+    y = np.array([r[1] for r in rows])
+    p = problems.least_squares(z[:, None], y)
+    st_ = stationary_points(p, c=c)
+    # g_i(x) = s_i x + b_i with s_i = z_i^2, b_i = -z_i y_i, in exact rationals (z^2 and z y
+    # are computed in floats by the package, so the test uses the same float products)
+    S = [Fraction(float(v)) for v in z * z]
+    B = [Fraction(float(v)) for v in -z * y]
+    C = Fraction(c)
+
+    def h(x):
+        return sum(max(-C, min(C, s * x + b)) for s, b in zip(S, B)) / len(S)
+
+    delta = Fraction(1, 10**9)
+    assert len(st_.points) + len(st_.intervals) == 1
+    if st_.points:
+        (p0,) = st_.rational_points
+        assert h(p0) == 0 and h(p0 - delta) < 0 < h(p0 + delta)
+    else:
+        ((lo, hi),) = st_.rational_intervals
+        assert h(lo) == 0 == h(hi) == h((lo + hi) / 2)
+        assert h(lo - delta) < 0 < h(hi + delta)
+
+
+# -------------------------------------------------------------- k > 0: closed form
+def _H_quad(m, c, k, power=1):
+    """E clip(m + kZ, c)^power by adaptive quadrature (scipy), split at the kinks."""
+    f = lambda z: max(-c, min(c, m + k * z)) ** power * stats.norm.pdf(z)  # noqa: E731
+    # the normal density is below 1e-300 outside [-38, 38]; integrate piecewise between
+    # the kinks (-c - m)/k, (c - m)/k and the mode 0
+    kinks = [min(38.0, max(-38.0, t)) for t in ((-c - m) / k, (c - m) / k)]
+    edges = sorted({-38.0, 0.0, 38.0, *kinks})
+    return sum(integrate.quad(f, lo, hi, epsabs=1e-15, epsrel=1e-13, limit=200)[0]
+               for lo, hi in zip(edges, edges[1:]))
+
+
+@given(st.floats(-8.0, 8.0), st.floats(0.1, 4.0), st.floats(0.05, 5.0))
+def test_perturbed_clip_mean_matches_quadrature(m, c, k):
+    assert float(perturbed_clip_mean(m, c, k)) == pytest.approx(_H_quad(m, c, k), abs=1e-11)
+
+
+def test_perturbed_clip_mean_limits_and_symmetry():
+    m = np.linspace(-5, 5, 41)
+    # k = 0 is the plain clip; c = inf is the identity (E[m + kZ] = m); H is odd
+    np.testing.assert_array_equal(perturbed_clip_mean(m, 1.0, 0.0), np.clip(m, -1, 1))
+    np.testing.assert_array_equal(perturbed_clip_mean(m, np.inf, 2.0), m)
+    np.testing.assert_allclose(perturbed_clip_mean(-m, 1.0, 0.7), -perturbed_clip_mean(m, 1.0, 0.7), atol=1e-15)
+    # m = 0: E clip(kZ, c) = 0 by symmetry (also the doctest)
+    assert float(perturbed_clip_mean(0.0, 1.0, 3.0)) == 0.0
+    # k -> 0 recovers the clip; large |m| saturates at +-c
+    np.testing.assert_allclose(perturbed_clip_mean(m, 1.0, 1e-6), np.clip(m, -1, 1), atol=1e-6)
+
+
+@settings(derandomize=True)
+@given(st.lists(st.floats(-5.0, 5.0), min_size=1, max_size=5), st.floats(-6.0, 6.0),
+       st.floats(0.2, 3.0), st.floats(0.1, 3.0), st.integers(0, 2**32 - 1))
+def test_h_closed_form_equals_monte_carlo_mean(atoms, x, c, k, seed):
+    # h_k(x) = mean_i E clip(x - a_i + k Z, c); the Monte-Carlo mean over N draws per
+    # example has standard error sqrt(sum_i var_i / N) / n, with var_i = E clip^2 - (E clip)^2
+    # from quadrature (a sample variance is unreliable when clipping is almost sure):
+    # accept within 4 of them
+    p = problems.quadratic(atoms)
+    N = 20_000
+    Z = np.random.default_rng(seed).standard_normal((len(atoms), N))
+    m = x - np.asarray(atoms)
+    mc = np.clip(m[:, None] + k * Z, -c, c).mean()
+    var = [max(_H_quad(mi, c, k, 2) - _H_quad(mi, c, k) ** 2, 0.0) for mi in m]
+    se = math.sqrt(sum(var) / N) / len(atoms)
+    h = float(expected_clipped_gradient(p, x, c, k=k))
+    assert abs(h - mc) <= 4 * se + 1e-12
+
+
+def _h_mp(atoms, x, c, k):
+    """h_k(x) in 40-digit arithmetic (mpmath), from the same closed form."""
+    tot = mp.mpf(0)
+    for a in atoms:
+        m = mp.mpf(x) - mp.mpf(a)
+        al, be = (-c - m) / k, (c - m) / k
+        tot += c * mp.ncdf(-be) - c * mp.ncdf(al) + m * (mp.ncdf(be) - mp.ncdf(al)) + k * (mp.npdf(al) - mp.npdf(be))
+    return tot / len(atoms)
+
+
+def _root_mp(atoms, c, k):
+    """The zero of the strictly increasing h_k by 90 bisection steps in mpmath."""
+    lo, hi = mp.mpf(min(atoms)), mp.mpf(max(atoms))
+    if lo == hi:
+        return lo
+    for _ in range(90):
+        mid = (lo + hi) / 2
+        if _h_mp(atoms, mid, c, k) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+@given(st.lists(st.floats(-3.0, 3.0), min_size=1, max_size=5), st.floats(0.3, 3.0), st.floats(0.2, 3.0))
+def test_k_positive_root_within_1e_10_of_high_precision_root(atoms, c, k):
+    # every atom is within 6 of the root and k >= 0.2, so the tails that decide the root
+    # (down to Phi(-6/0.2) ~ 1e-198) are representable in double precision
+    with mp.workdps(40):
+        root = float(_root_mp(atoms, mp.mpf(c), mp.mpf(k)))
+    st_ = stationary_points(problems.quadratic(atoms), c=c, k=k)
+    assert not st_.exact and st_.intervals == () and len(st_.points) == 1
+    assert abs(st_.points[0] - root) <= 1e-10 * max(1.0, abs(root))
+    assert abs(expected_clipped_gradient(problems.quadratic(atoms), st_.points[0], c, k=k)) < 1e-13
+
+
+@pytest.mark.parametrize("k", [0.1, 0.3, 1.0])
+def test_symmetric_pair_has_its_root_at_the_centre(k):
+    # H_k is odd, so for a = (-3, 3) h_k(-x) = -h_k(x): the unique zero is exactly 0,
+    # although every example is clipped almost surely near 0 when k is small
+    st_ = stationary_points(problems.example2(), c=1.0, k=k)
+    assert abs(st_.points[0]) <= 1e-10
+
+
+def test_perturbation_moves_example1_towards_the_optimum():
+    # the paper's fix: the zero of h_k moves from -2.5 (k = 0) towards x* = 1 as k grows
+    roots = [stationary_points(problems.example1(), c=1.0, k=k).points[0] for k in (0.0, 1.0, 3.0, 10.0)]
+    assert roots[0] == -2.5
+    assert all(a < b for a, b in zip(roots, roots[1:]))
+    assert abs(roots[-1] - 1.0) < abs(roots[1] - 1.0)
+
+
+# ------------------------------------------------------------------ d-D quadratics
+@given(st.integers(2, 6), st.integers(2, 3), st.floats(0.3, 3.0), st.integers(0, 2**32 - 1))
+def test_dd_quadratic_returned_point_is_a_zero_of_h(n, d, c, seed):
+    a = np.random.default_rng(seed).uniform(-3, 3, size=(n, d))
+    st_ = stationary_points(problems.quadratic(a), c=c)
+    (x,) = st_.points
+    x = np.asarray(x)
+    assert x.shape == (d,)
+    # h(x) = (1/n) sum_i clip(x - a_i, c), evaluated with the NumPy twin of the clip
+    h = clip_numpy(x[None, :] - a, c)[0].mean(axis=0)
+    assert np.linalg.norm(h) < 1e-12
+
+
+def test_dd_example_reduces_to_1d():
+    # Example 1 embedded in 2-D along the first axis: the zero is (-2.5, 0)
+    a = np.array([[-3.0, 0.0], [-3.0, 0.0], [9.0, 0.0]])
+    (x,) = stationary_points(problems.quadratic(a), c=1.0).points
+    np.testing.assert_allclose(x, [-2.5, 0.0], atol=1e-7)
+
+
+# ----------------------------------------------------------------------- bad input
+def test_non_1d_problem_is_rejected():
+    p = problems.least_squares(np.eye(2), [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"exact analysis needs a 1-D problem \(problem.dim=2\)"):
+        expected_clipped_gradient(p, 0.0, c=1.0)
+    with pytest.raises(ValueError, match=r"exact analysis needs a 1-D problem"):
+        stationary_points(p, c=1.0)
+    with pytest.raises(ValueError, match=r"^k > 0 with dim > 1"):
+        stationary_points(problems.quadratic(np.eye(2)), c=1.0, k=0.5)
+
+
+def test_logistic_problem_is_rejected():
+    p = problems.logistic(np.array([[1.0], [2.0]]), [0.0, 1.0])
+    with pytest.raises(ValueError, match=r"per-example gradients affine in x"):
+        expected_clipped_gradient(p, 0.0, c=1.0)
+    with pytest.raises(ValueError, match=r"per-example gradients affine in x"):
+        stationary_points(p, c=1.0)
+
+
+def test_bad_parameters_are_rejected():
+    p = problems.example1()
+    with pytest.raises(ValueError, match=r"^c must be in \(0, inf\]"):
+        expected_clipped_gradient(p, 0.0, c=0.0)
+    with pytest.raises(ValueError, match=r"^k must be in \[0, inf\)"):
+        expected_clipped_gradient(p, 0.0, c=1.0, k=-1.0)
+    with pytest.raises(ValueError, match=r"^x contains 1 NaN or inf"):
+        expected_clipped_gradient(p, np.nan, c=1.0)
+    with pytest.raises(ValueError, match=r"^c must not be NaN"):
+        stationary_points(p, c=np.nan)
+    with pytest.raises(TypeError, match=r"^problem must be a clipsgd Problem"):
+        expected_clipped_gradient("example1", 0.0, c=1.0)
+
+
+def test_scalar_and_vector_x():
+    p = problems.example1()
+    h0 = expected_clipped_gradient(p, 1.0, c=1.0)
+    assert np.ndim(h0) == 0
+    hv = expected_clipped_gradient(p, [1.0, -2.5], c=1.0)
+    # h(1) = 1/3 and h(-2.5) = 0 (hand computed above)
+    np.testing.assert_allclose(hv, [1 / 3, 0.0], atol=1e-15)
+
+
+def test_stationary_set_repr():
+    assert repr(StationarySet((-2.5,), (), True)) == "StationarySet{-2.5}"
+    assert repr(StationarySet((), ((-2.0, 2.0),), True)) == "StationarySet{[-2, 2]}"
+
+
+def test_dd_stationary_set_repr_and_membership():
+    # Example 2 embedded in 2-D: the zero set is the segment [-2, 2] x {0}; the solver
+    # returns one point of it, here the centre (0, 0) by symmetry of the start (the mean)
+    st_ = stationary_points(problems.quadratic(np.array([[-3.0, 0.0], [3.0, 0.0]])), c=1.0)
+    assert repr(st_) == "StationarySet{(0, 0)}"
+    assert (0.0, 0.0) in st_ and (5.0, 0.0) not in st_
