@@ -74,7 +74,8 @@ def dp_sgd_step_numpy(x, G, c, z, lr, expected_batch, noise):
     array([-0.3, -0.4])
     """
     s, _ = clipped_sum_numpy(G, c) if len(G) else (np.zeros_like(x), 0)
-    return x - lr / expected_batch * (s + z * c * noise)
+    # z = 0 adds no noise (also for c = inf, where z * c would be 0 * inf = NaN)
+    return x - lr / expected_batch * (s + z * c * noise if z > 0 else s)
 
 
 # ---------------------------------------------------------------- rival bias fixes
