@@ -86,3 +86,95 @@ def plot_accuracy_curves(epochs, curves, path, title, chance=None):
     ax.set(xlabel="epoch", ylabel="test accuracy", title=title)
     ax.legend(fontsize=7, loc="lower right")
     return save(fig, path)
+
+
+def plot_projection_grid(projections, projected_mean, column_labels, path, title, gridsize=28):
+    """Densities of 2-D projected per-example gradients: rows = random bases, columns = epochs.
+
+    Parameters
+    ----------
+    projections : ndarray (n_cols, n_rows, m, 2)
+        Projected per-example gradients at each column's point, on each row's basis.
+    projected_mean : ndarray (n_cols, n_rows, 2)
+        The projected mean gradient; each panel is centred on it (window: the 99th
+        percentile of the distance to it, per panel), so asymmetry about the mean shows
+        as mass off-centre. The mean is marked with a red cross, the origin (zero
+        gradient) with a white circle when it falls in the window.
+    column_labels : sequence of str
+    """
+    P = np.asarray(projections, float)
+    M = np.asarray(projected_mean, float)
+    n_cols, n_rows = P.shape[0], P.shape[1]
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.1 * n_cols + 0.4, 2.1 * n_rows + 0.5), squeeze=False)
+    for j in range(n_cols):
+        for i in range(n_rows):
+            ax = axes[i, j]
+            pts, mu = P[j, i], M[j, i]
+            half = float(np.quantile(np.max(np.abs(pts - mu), axis=1), 0.99)) * 1.05 or 1.0
+            ext = (mu[0] - half, mu[0] + half, mu[1] - half, mu[1] + half)
+            ax.hexbin(pts[:, 0], pts[:, 1], gridsize=gridsize, bins="log", extent=ext, mincnt=1, cmap="viridis",
+                      linewidths=0.1)
+            ax.plot(*mu, "+", color="red", ms=9, mew=1.6)
+            if ext[0] < 0 < ext[1] and ext[2] < 0 < ext[3]:
+                ax.plot(0, 0, "o", mfc="none", mec="white", ms=6)
+            ax.set(xlim=ext[:2], ylim=ext[2:])
+            ax.tick_params(labelsize=6)
+            if i == 0:
+                ax.set_title(column_labels[j], fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"basis {i + 1}", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_geometry_curves(epochs, stats, path, title):
+    """Symmetry statistics, the clipping bias and its bound along training (six panels).
+
+    ``stats`` maps names to arrays over ``epochs``: ``sliced_disparity``,
+    ``mean_abs_skewness``, ``disparity`` (observed), each with ``<name>_null`` (mean of
+    the sign-flip baseline) and, for the first two, ``<name>_null_q95``; ``bias`` (|b_t|),
+    ``bias_null_q95``, ``bias_bound``, ``bias_bound_truncated``; ``grad_norm``,
+    ``clip_fraction``, ``p_small_noise``, ``test_accuracy``.
+    """
+    e = np.asarray(epochs, float)
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5))
+    panels = (("sliced_disparity", "projected disparity W1(u#p, u#p-)/E|u.xi|"),
+              ("mean_abs_skewness", "mean |skewness| along random directions"),
+              ("disparity", "d-dim. disparity W1(p, p-)/E||xi||"))
+    for ax, (name, label) in zip(axes[0], panels):
+        ax.plot(e, stats[name], "o-", color="tab:red", lw=1.8, ms=4, label="data")
+        ax.plot(e, stats[name + "_null"], "s--", color="tab:gray", lw=1.2, ms=3, label="sign-flip baseline (mean)")
+        if name + "_null_q95" in stats:
+            ax.fill_between(e, 0, stats[name + "_null_q95"], color="tab:gray", alpha=0.15,
+                            label="baseline 95% quantile")
+        ax.set(xlabel="epoch", title=label)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7)
+    ax = axes[1, 0]
+    for name in ("sliced_disparity", "mean_abs_skewness", "disparity"):
+        ax.plot(e, np.asarray(stats[name]) / np.asarray(stats[name + "_null"]), "o-", ms=3, label=name)
+    ax.axhline(1, color="k", lw=0.8, ls=":")
+    ax.set(xlabel="epoch", title="data / symmetric baseline (1 = indistinguishable)")
+    ax.legend(fontsize=7)
+    ax = axes[1, 1]
+    ax.semilogy(e, stats["bias_bound"], "^-", color="tab:blue", ms=4, label="bound ||g|| W1(p, p~)")
+    ax.semilogy(e, stats["bias_bound_truncated"], "v-", color="tab:cyan", ms=4, label="bound, cost truncated at 2c")
+    ax.semilogy(e, np.abs(stats["bias"]), "o-", color="tab:red", ms=4, label="|b_t| (data)")
+    ax.semilogy(e, stats["bias_null_q95"], "s--", color="tab:gray", ms=3, label="|b| sign-flip baseline, 95%")
+    ax.set(xlabel="epoch", title="clipping bias b_t and its Theorem-2 bound")
+    ax.legend(fontsize=7)
+    ax = axes[1, 2]
+    ax.plot(e, stats["clip_fraction"], "o-", ms=3, label="clip fraction")
+    ax.plot(e, stats["p_small_noise"], "s-", ms=3, label="P(||xi|| < c/4)")
+    ax.plot(e, stats["test_accuracy"], "d-", ms=3, label="test accuracy")
+    ax2 = ax.twinx()
+    ax2.semilogy(e, stats["grad_norm"], "k:", lw=1.2, label="||grad f|| (right)")
+    ax2.tick_params(labelsize=7)
+    ax.set(xlabel="epoch", ylim=(-0.02, 1.02), title="training state")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="center right")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)
