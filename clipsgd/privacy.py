@@ -100,13 +100,18 @@ Both are valid upper bounds on the true epsilon; they differ in how much they lo
   al. 2022, arXiv:2207.04380) composes the whole distribution of the privacy loss by
   FFT and reads off :math:`\delta(\varepsilon)` directly. With pessimistic rounding it
   is still an upper bound, and it is **near-exact** numerically (error of the order of
-  the discretisation interval, ``pld_discretization = 1e-4`` by default). It is slower
-  (about a second; more for small :math:`z`).
+  the discretisation interval, ``pld_discretization = 1e-4`` by default). It is slower:
+  about a second, more for small :math:`z`, and tens of seconds when epsilon is in the
+  hundreds (a run with no meaningful privacy; :func:`privacy_report` then reports the
+  RDP bound, see its ``rdp_screen``).
 
-For :math:`q = 1` the exact answer is known in closed form (the Gaussian mechanism
-composed :math:`T` times is :math:`\mu`-GDP with :math:`\mu = \sqrt T / z`; Balle & Wang
-2018, arXiv:1805.06530; Dong, Roth, Su 2019, arXiv:1905.02383), see
-:func:`gaussian_mechanism_delta`. The tests hold PLD to it tightly and RDP above it.
+For :math:`q = 1` the exact answer is known in closed form: the Gaussian mechanism
+composed :math:`T` times is one Gaussian mechanism with :math:`\mu = \sqrt T / z`
+(:math:`2\sqrt T/z` for replace-one), whose privacy loss distribution is itself Gaussian
+(Balle & Wang 2018, arXiv:1805.06530; Dong, Roth, Su 2019, arXiv:1905.02383), see
+:func:`gaussian_mechanism_delta`. With ``accountant="pld"`` and :math:`q = 1` clipsgd
+evaluates that closed form instead of discretising it (``dp_accounting``'s PLD agrees with
+it to about 1e-8, which the tests check; RDP stays above it).
 
 Why epsilon = inf at z = 0
 --------------------------
@@ -229,6 +234,8 @@ __all__ = [
     "PrivacyEvent",
     "PrivacyReport",
     "SCOPE_STATEMENT",
+    "PLD_DISCRETIZATION",
+    "RDP_SCREEN",
     "event_for",
     "epsilon",
     "delta_for",
@@ -248,6 +255,9 @@ SCOPE_STATEMENT = (
 
 #: Default interval of the PLD discretisation (``dp_accounting``'s default).
 PLD_DISCRETIZATION = 1e-4
+
+#: :func:`privacy_report` skips the (slow) PLD refinement when the RDP epsilon exceeds this.
+RDP_SCREEN = 100.0
 
 
 class Accountant(str, Enum):
@@ -472,6 +482,13 @@ def _poisson_accountant(z, q, steps, accountant, neighbouring, orders, disc):
     return acc
 
 
+def _gaussian_mu(z, steps, neighbouring) -> float:
+    r""":math:`\mu = s\sqrt{T}/z` of the Gaussian mechanism composed ``steps`` times
+    (:math:`s = 2` for replace-one, else 1)."""
+    s = 2.0 if neighbouring is Neighbouring.REPLACE_ONE else 1.0
+    return s * math.sqrt(steps) / z
+
+
 def _resolve(accountant, neighbouring, orders, pld_discretization):
     acc = _enum(Accountant, "accountant", accountant)
     nb = _enum(Neighbouring, "neighbouring", neighbouring)
@@ -535,6 +552,8 @@ def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
         return 0.0
     if z == 0.0:
         return math.inf if d < _no_noise_delta(q, t) else 0.0
+    if acc is Accountant.PLD and q == 1.0:
+        return gaussian_mechanism_epsilon(_gaussian_mu(z, t, nb), d)
     a = _poisson_accountant(z, q, t, acc, nb, orders if acc is Accountant.RDP else None,
                             disc if acc is Accountant.PLD else None)
     with _quiet_dp_accounting():
@@ -569,6 +588,8 @@ def delta_for(noise_multiplier, sample_rate, steps, epsilon, accountant="pld",
         return 0.0
     if z == 0.0:
         return _no_noise_delta(q, t)
+    if acc is Accountant.PLD and q == 1.0:
+        return gaussian_mechanism_delta(_gaussian_mu(z, t, nb), e)
     a = _poisson_accountant(z, q, t, acc, nb, orders if acc is Accountant.RDP else None,
                             disc if acc is Accountant.PLD else None)
     with _quiet_dp_accounting():
@@ -856,13 +877,15 @@ class PrivacyEvent:
         return dpa.UnsupportedDpEvent()
 
     def report(self, delta, accountant="pld", neighbouring="add_remove", *,
-               pld_discretization=PLD_DISCRETIZATION) -> "PrivacyReport":
+               pld_discretization=PLD_DISCRETIZATION, rdp_screen=RDP_SCREEN) -> "PrivacyReport":
         """Count this event: a :class:`PrivacyReport` at ``delta`` (see :func:`privacy_report`)."""
         d = check_open_unit("delta", delta)
         acc = _enum(Accountant, "accountant", accountant)
         nb = _enum(Neighbouring, "neighbouring", neighbouring)
         disc = check_positive("pld_discretization", pld_discretization)
-        return _report(self, d, acc, nb, disc)
+        if rdp_screen is not None:
+            rdp_screen = check_positive("rdp_screen", rdp_screen, allow_inf=True)
+        return _report(self, d, acc, nb, disc, rdp_screen)
 
 
 def event_for(noise_multiplier, sample_rate=None, steps=0, sampling="poisson",
@@ -994,7 +1017,7 @@ _FIXED_SIZE_ADD_REMOVE = (
 )
 
 
-def _report(ev: PrivacyEvent, d, acc, nb, disc) -> PrivacyReport:
+def _report(ev: PrivacyEvent, d, acc, nb, disc, rdp_screen) -> PrivacyReport:
     warnings = []
     z, q, t = ev.noise_multiplier, ev.sample_rate, ev.steps
     common = dict(delta=d, sampling=ev.sampling, noise_multiplier=z, sample_rate=q, steps=t,
@@ -1011,7 +1034,18 @@ def _report(ev: PrivacyEvent, d, acc, nb, disc) -> PrivacyReport:
                 "dp_accounting's RDP accountant has no Poisson-subsampled Gaussian under "
                 "replace-one; the PLD accountant was used")
             acc = Accountant.PLD
-        e = epsilon(z, q, t, d, acc, nb, pld_discretization=disc)
+        e = None
+        if (acc is Accountant.PLD and rdp_screen is not None and z > 0.0 and t > 0 and q < 1.0
+                and nb is not Neighbouring.REPLACE_ONE):
+            if epsilon(z, q, t, d, Accountant.RDP, nb, orders=_INTEGER_ORDERS) > rdp_screen:
+                e = epsilon(z, q, t, d, Accountant.RDP, nb)
+                acc = Accountant.RDP
+                warnings.append(
+                    f"epsilon is above {rdp_screen:g} by the RDP accountant (no meaningful privacy); "
+                    "the PLD refinement, slow in this regime, was skipped and the RDP upper bound "
+                    "is reported")
+        if e is None:
+            e = epsilon(z, q, t, d, acc, nb, pld_discretization=disc)
         basis = f"Poisson-subsampled Gaussian (q = {q:.4g}, z = {z:.4g}) composed {t} times"
         return PrivacyReport(epsilon=e, accountant=acc, neighbouring=nb, warnings=tuple(warnings),
                              basis=basis, **common)
@@ -1076,7 +1110,7 @@ def _report(ev: PrivacyEvent, d, acc, nb, disc) -> PrivacyReport:
 
 def privacy_report(noise_multiplier, sample_rate, steps, delta, sampling="poisson",
                    accountant="pld", neighbouring="add_remove", batch_size=None, n=None, *,
-                   pld_discretization=PLD_DISCRETIZATION) -> PrivacyReport:
+                   pld_discretization=PLD_DISCRETIZATION, rdp_screen=RDP_SCREEN) -> PrivacyReport:
     r"""The privacy a DP-SGD run spent, as a :class:`PrivacyReport` (the engine calls this
     for every private run).
 
@@ -1096,6 +1130,13 @@ def privacy_report(noise_multiplier, sample_rate, steps, delta, sampling="poisso
     neighbouring : {"add_remove", "replace_one", "zero_out"}
     batch_size, n : int, optional
         Fixed batch size and dataset size (``shuffle``, ``replacement``).
+    pld_discretization : float > 0
+        PLD value-discretisation interval.
+    rdp_screen : float > 0 or None, default 100
+        With the PLD accountant and Poisson sampling, the cheap RDP epsilon is computed
+        first; if it exceeds ``rdp_screen`` the run has no meaningful privacy, PLD (which
+        takes tens of seconds in that regime) is skipped, and the RDP upper bound is
+        reported with a warning (``accountant`` then reads ``rdp``). ``None``: always PLD.
 
     Examples
     --------
@@ -1105,4 +1146,5 @@ def privacy_report(noise_multiplier, sample_rate, steps, delta, sampling="poisso
     ('zero_out', 2, True)
     """
     ev = event_for(noise_multiplier, sample_rate, steps, sampling, batch_size, n)
-    return ev.report(delta, accountant, neighbouring, pld_discretization=pld_discretization)
+    return ev.report(delta, accountant, neighbouring, pld_discretization=pld_discretization,
+                     rdp_screen=rdp_screen)
