@@ -55,9 +55,9 @@ from scipy.optimize import brentq
 from scipy.special import ndtr
 
 try:
-    from ._steps import Derivation, P, S, format_steps
+    from ._steps import Derivation, format_steps
 except ImportError:
-    from _steps import Derivation, P, S, format_steps
+    from _steps import Derivation, format_steps
 
 TITLE = "Perturbation (1-D): H_k(m) = E clip(m + kZ, c), bias ~ mu_3/(6k^2), speed ~ 2c/(k sqrt(2 pi))"
 

@@ -37,13 +37,14 @@ import warnings
 
 import numpy as np
 import sympy as sp
+import sympy.stats as st
 from scipy import integrate, optimize, special, stats
 
 try:
-    from ._steps import Derivation, P, S, format_steps
+    from ._steps import Derivation, format_steps
     from . import perturbation as _p1
 except ImportError:
-    from _steps import Derivation, P, S, format_steps
+    from _steps import Derivation, format_steps
     import perturbation as _p1
 
 TITLE = "Perturbation (d-D): slope c E[chi_d]/(d k), shift E|xi|^2 xi/(2(d+2)k^2)"
@@ -153,7 +154,6 @@ def check():
                 simplifier=_gsimp)
 
     # sphere moments from Gaussian moments: zeta = chi * theta, chi independent of theta
-    import sympy.stats as st
     Z = st.Normal("Z", 0, 1)
     Dv.identity("sphere: E theta_1^2", "E zeta_1^2 = 1 = E chi^2 E theta_1^2  =>  E theta_1^2 = 1/d",
                 st.E(Z**2) / d, 1 / d)

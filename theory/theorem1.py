@@ -34,9 +34,9 @@ from __future__ import annotations
 import sympy as sp
 
 try:
-    from ._steps import Derivation, P, S, format_steps
+    from ._steps import Derivation, P, format_steps
 except ImportError:
-    from _steps import Derivation, P, S, format_steps
+    from _steps import Derivation, P, format_steps
 
 TITLE = "Theorem 1: clipped SGD, symmetric noise, G-smooth f"
 

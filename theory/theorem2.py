@@ -39,9 +39,9 @@ from __future__ import annotations
 import sympy as sp
 
 try:
-    from ._steps import Derivation, P, S, format_steps
+    from ._steps import Derivation, P, format_steps
 except ImportError:
-    from _steps import Derivation, P, S, format_steps
+    from _steps import Derivation, P, format_steps
 
 TITLE = "Theorem 2: any noise, bias b_t and |b_t| <= ||g|| W_1(p, p~)"
 
