@@ -484,3 +484,23 @@ def test_nd_shift_off_axis():
     xk = pnd.perturbed_stationary_point_nd(a, k, 1.0)
     shift = pnd.shift_first_order_nd(a, k)
     assert np.linalg.norm(xk - a.mean(axis=0) - shift) <= 0.03 * np.linalg.norm(shift)
+
+
+# ============================================ cross-check with the package (clipsgd.exact)
+def test_package_closed_form_agrees_with_theory():
+    exact = pytest.importorskip("clipsgd.exact")
+    m = np.linspace(-8, 8, 161)
+    for k in (0.0, 0.05, 0.5, 3.0, 40.0):
+        for c in (0.5, 1.0, 2.0):
+            assert np.allclose(exact.perturbed_clip_mean(m, c, k), p1.expected_perturbed_clip(m, k, c),
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("k", [0.0, 16.0, 64.0])
+def test_package_stationary_point_agrees_with_theory(k):
+    exact = pytest.importorskip("clipsgd.exact")
+    problems = pytest.importorskip("clipsgd.problems")
+    got = exact.stationary_points(problems.example1(), 1.0, k)
+    expected = -2.5 if k == 0 else p1.perturbed_stationary_point(EX1, k, 1.0)
+    assert len(got.points) == 1 and not got.intervals
+    assert got.points[0] == pytest.approx(expected, abs=1e-10)
