@@ -274,6 +274,9 @@ def test_theorem2_bias_bounded_by_truncated_w1(inst):
     slack = 1e-9 * (gn * c + 1e-300)
     assert abs(bias) <= gn * w_trunc + slack
     assert w_trunc <= w1 + 1e-12
+    # Kantorovich-Rubinstein: W(p, p~) = W(p, p(-.))/2 for both costs (an m-atom assignment)
+    assert w1 == pytest.approx(truncated_w1(atoms, -atoms, np.inf) / 2, rel=1e-9, abs=1e-12)
+    assert w_trunc == pytest.approx(truncated_w1(atoms, -atoms, 2 * c) / 2, rel=1e-9, abs=1e-12)
     assert w1 <= float(np.mean(np.linalg.norm(atoms, axis=1))) + 1e-12
     assert abs(bias) <= gn * float(np.mean(np.minimum(np.linalg.norm(atoms, axis=1), c))) + slack
 
