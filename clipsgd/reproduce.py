@@ -188,6 +188,10 @@ def real_data_experiment(name: str, ctx: Context, clip_thresholds=(0.1, 0.5, 2.0
     return res, fig, epsilon
 
 
+def _fmt_eps(row):
+    return f"{row['epsilon']:.2f}" if "epsilon" in row else "none (not private)"
+
+
 def section_real_data(ctx: Context) -> dict:
     """DP-SGD trains real classifiers (breast cancer: logistic; digits: softmax)."""
     runs = 3 if ctx.quick else 5
@@ -199,7 +203,7 @@ def section_real_data(ctx: Context) -> dict:
         figs.append(fig)
         rows = "\n".join(
             f"| {r['algorithm']} | {r['final_test_accuracy_mean']:.3f} +/- {r['final_test_accuracy_std']:.3f} "
-            f"| {r['clip_fraction']:.2f} | {r.get('epsilon', float('inf')) if 'epsilon' in r else 'none (not private)'} |"
+            f"| {r['clip_fraction']:.2f} | {_fmt_eps(r)} |"
             for r in res["table"])
         priv_txt = str(priv) if priv is not None else ""
         parts.append(f"""### {name}: {res['dim']} parameters, n = {res['n_train']} train / {res['n_test']} test
@@ -236,9 +240,8 @@ def reproduce(out: str, quick: bool = False, seed: int = 0, verbose: bool = True
     """Run every section; write figures, ``report.md`` and ``results.json`` into ``out``."""
     os.makedirs(out, exist_ok=True)
     ctx = Context(out=out, quick=quick, seed=seed, verbose=verbose)
-    sections = [s for s in (_load_section(spec) for spec in SECTIONS) if s is not None]
-    if only:
-        sections = [s for s in sections if any(o in s.__module__ + ":" + s.__name__ for o in only)]
+    specs = [spec for spec in SECTIONS if not only or any(o in spec for o in only)]
+    sections = [s for s in (_load_section(spec) for spec in specs) if s is not None]
     outputs = []
     for i, section in enumerate(sections, 1):
         ctx.log(f"section {i}/{len(sections)}: {section.__doc__.strip().splitlines()[0]}")
