@@ -128,13 +128,15 @@ The empty Poisson batch
 -----------------------
 With Poisson sampling a batch is empty with probability :math:`(1-q)^n`. Such a step
 **still adds the noise** :math:`N(0, z^2c^2 I)` to the (zero) sum, moves the iterate, and
-**is counted** as a step by the accountant. The analysis *needs* this: the mixture
-:math:`(1-q) N(0, \sigma^2) + q N(c, \sigma^2)` that the accountant models contains the
-"record not sampled" branch, whose output is pure noise. If empty batches were
-skipped (no update, no noise), the event "the step was skipped" would have
-probability 1 on a one-record-smaller dataset and :math:`1 - q` on the larger one, so
-:math:`\delta \ge q` at every epsilon. The tests check the accountant's one-step
-total-variation distance :math:`\delta(0) = q\,(2\Phi(1/(2z)) - 1) < q`.
+**is counted** as a step by the accountant (``steps`` counts updates, not non-empty
+batches). The analysis *needs* this: the mixture :math:`(1-q) N(0, \sigma^2) + q N(c,
+\sigma^2)` that the accountant models contains the "record not sampled" branch, whose
+output is pure noise. Skipping empty batches (no update, no noise) would release the
+data-dependent event "the batch was empty", a different mechanism from the analysed one;
+in the extreme case of the empty dataset against a one-record dataset, "a step
+happened" has probability 0 against :math:`q`, so :math:`\delta \ge q` at every
+epsilon. The tests check the accountant's one-step total-variation distance
+:math:`\delta(0) = q\,(2\Phi(1/(2z)) - 1) < q` (noise on every step).
 
 Sampling schemes (:class:`clipsgd.algorithms.Sampling`)
 -------------------------------------------------------
@@ -857,6 +859,21 @@ class PrivacyEvent:
     batch_size: Optional[int] = None
     n: Optional[int] = None
 
+    def __post_init__(self):
+        z = check_nonnegative("noise_multiplier", self.noise_multiplier)
+        q = check_rate("sample_rate", self.sample_rate)
+        t = check_int("steps", self.steps, 0)
+        s = _enum(Sampling, "sampling", self.sampling)
+        b = None if self.batch_size is None else check_int("batch_size", self.batch_size, 1)
+        m = None if self.n is None else check_int("n", self.n, 1)
+        if s is Sampling.REPLACEMENT and (b is None or m is None):
+            raise ValueError("sampling='replacement' needs batch_size and n (the dataset size)")
+        if s is Sampling.SHUFFLE and b is not None and m is not None and b > m:
+            raise ValueError(f"batch_size must be <= n={m} for sampling='shuffle' (got {b})")
+        for name, value in (("noise_multiplier", z), ("sample_rate", q), ("steps", t),
+                            ("sampling", s), ("batch_size", b), ("n", m)):
+            object.__setattr__(self, name, value)
+
     @property
     def dp_event(self):
         """The run as a ``dp_accounting`` ``DpEvent`` (what happened, not how to count it).
@@ -911,8 +928,6 @@ def event_for(noise_multiplier, sample_rate=None, steps=0, sampling="poisson",
     >>> ev.dp_event.count, ev.dp_event.event.sampling_probability
     (1000, 0.01)
     """
-    z = check_nonnegative("noise_multiplier", noise_multiplier)
-    t = check_int("steps", steps, 0)
     s = _enum(Sampling, "sampling", sampling)
     b = None if batch_size is None else check_int("batch_size", batch_size, 1)
     m = None if n is None else check_int("n", n, 1)
@@ -920,7 +935,7 @@ def event_for(noise_multiplier, sample_rate=None, steps=0, sampling="poisson",
     if s is Sampling.POISSON:
         if q is None:
             raise ValueError("sample_rate must be given (in (0, 1]) for sampling='poisson'")
-        return PrivacyEvent(z, q, t, s, None, m)
+        return PrivacyEvent(noise_multiplier, q, steps, s, None, m)
     if b is not None and m is not None:
         implied = min(1.0, b / m)
         if q is not None and not math.isclose(q, implied, rel_tol=1e-9):
@@ -929,8 +944,6 @@ def event_for(noise_multiplier, sample_rate=None, steps=0, sampling="poisson",
         q = implied
     elif q is None:
         raise ValueError(f"sampling={s.value!r} needs sample_rate, or batch_size and n")
-    if s is Sampling.SHUFFLE and b is not None and m is not None and b > m:
-        raise ValueError(f"batch_size must be <= n={m} for sampling='shuffle' (got {b})")
     if s is Sampling.REPLACEMENT:
         if m is None:
             raise ValueError("n (the dataset size) must be given for sampling='replacement'")
@@ -939,7 +952,7 @@ def event_for(noise_multiplier, sample_rate=None, steps=0, sampling="poisson",
             if b < 1 or not math.isclose(b, q * m, rel_tol=1e-9):
                 raise ValueError(
                     f"batch_size must be given for sampling='replacement' (sample_rate * n = {q * m!r})")
-    return PrivacyEvent(z, q, t, s, b, m)
+    return PrivacyEvent(noise_multiplier, q, steps, s, b, m)
 
 
 # --------------------------------------------------------------------------------- reports
