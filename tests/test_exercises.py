@@ -1,0 +1,406 @@
+"""clipsgd.exercises: every checker accepts the right answer and rejects typical wrong ones.
+
+The right answers here are computed *independently* of the exercises' own solvers: with
+plain NumPy (a hand-written clip), by bisection on a monotone h, or from the closed forms
+derived in the tutorials. Typical wrong answers are computed the same way and must be
+rejected with the matching explanation. No feedback may contain the answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clipsgd import exercises
+from clipsgd.exercises import instructor, parse_answer
+from clipsgd.exercises.__main__ import main as cli_main
+
+SEEDS = [0, 1, 2, 3, 1234, 99999]
+
+
+# ------------------------------------------------------------------ independent oracles
+def clip_vec(v, c):
+    """clip(v, c) = v min(1, c/||v||), written out again."""
+    v = np.asarray(v, dtype=float)
+    nv = math.sqrt(float(v @ v))
+    return v if nv <= c else v * (c / nv)
+
+
+def h_quadratic(a, x, c, w=None):
+    """(1/n) sum_i clip(w_i (x - a_i), c) in 1-D."""
+    w = np.ones_like(a) if w is None else w
+    return float(np.mean(np.clip(w * (x - a), -c, c)))
+
+
+def bisect_zero(fun, lo, hi, tol=1e-12):
+    """Zero of a nondecreasing function with fun(lo) < 0 < fun(hi)."""
+    assert fun(lo) < 0 < fun(hi)
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if fun(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def _p(inst, key):
+    v = inst.params[key]
+    return np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else v
+
+
+def right_01_h(inst):
+    a, c = _p(inst, "a"), inst.params["c"]
+    return h_quadratic(a, a.mean(), c)
+
+
+def wrong_01_h(inst):
+    a, c = _p(inst, "a"), inst.params["c"]
+    h = right_01_h(inst)
+    return [(0.0, "unclipped gradient"), (len(a) * h, "sum"), (-h, "sign")]
+
+
+def right_01_sp(inst):
+    a, c = _p(inst, "a"), inst.params["c"]
+    return bisect_zero(lambda x: h_quadratic(a, x, c), a.min() - c - 1, a.max() + c + 1)
+
+
+def wrong_01_sp(inst):
+    a = _p(inst, "a")
+    return [(a.mean(), "zero of the unclipped gradient, x*"), (float(np.median(a)), "median")]
+
+
+def right_01_iv(inst):
+    # the atoms are m +- b_j; all gradients are clipped and cancel while |x - a_i| >= c for
+    # the inner pair: [m - (b_1 - c), m + (b_1 - c)]
+    a, c = _p(inst, "a"), inst.params["c"]
+    m = a.mean()
+    b1 = np.min(np.abs(a - m))
+    return (m - (b1 - c), m + (b1 - c))
+
+
+def wrong_01_iv(inst):
+    a, c = _p(inst, "a"), inst.params["c"]
+    m, b1 = a.mean(), np.min(np.abs(a - a.mean()))
+    return [((m - b1, m + b1), "between the atoms"), ((m - c, m + c), "half-width c"),
+            (m, "whole interval")]
+
+
+def ip(g, v, c):
+    return float(np.dot(g, clip_vec(v, c)))
+
+
+def right_02_pair(inst):
+    g, xi, c = _p(inst, "g"), _p(inst, "xi"), inst.params["c"]
+    return ip(g, g + xi, c) + ip(g, g - xi, c)
+
+
+def wrong_02_pair(inst):
+    g, xi, c = _p(inst, "g"), _p(inst, "xi"), inst.params["c"]
+    return [(2 * float(g @ g), "without clipping"), (ip(g, g + xi, c), "first half"),
+            (right_02_pair(inst) / 2, "average")]
+
+
+def _atoms(inst):
+    p1 = inst.params["p1"]
+    xi1, xi2 = _p(inst, "xi1"), _p(inst, "xi2")
+    return [(xi1, p1 / 2), (-xi1, p1 / 2), (xi2, (1 - p1) / 2), (-xi2, (1 - p1) / 2)]
+
+
+def right_02_prog(inst):
+    g, c = _p(inst, "g"), inst.params["c"]
+    return sum(w * ip(g, g + xi, c) for xi, w in _atoms(inst))
+
+
+def wrong_02_prog(inst):
+    g, c = _p(inst, "g"), inst.params["c"]
+    return [(float(g @ g), "without clipping"),
+            (sum(2 * w * ip(g, g + xi, c) for xi, w in _atoms(inst)[::2]), "-xi1 and -xi2"),
+            (sum(0.25 * ip(g, g + xi, c) for xi, _ in _atoms(inst)), "equally")]
+
+
+def right_02_bound(inst):
+    g, c, a = _p(inst, "g"), inst.params["c"], inst.params["a"]
+    prob = sum(w for xi, w in _atoms(inst) if np.linalg.norm(xi) < a * c)
+    ng = np.linalg.norm(g)
+    return prob * min(ng**2, (1 - a) * c * ng)
+
+
+def wrong_02_bound(inst):
+    g, c, a = _p(inst, "g"), inst.params["c"], inst.params["a"]
+    ng = np.linalg.norm(g)
+    return [(min(ng**2, (1 - a) * c * ng), "weight"),
+            (right_02_bound(inst) / min(ng**2, (1 - a) * c * ng) * min(ng**2, a * c * ng), "(1 - a) c ||g||")]
+
+
+def _logcosh_G(inst, x):
+    X, y = _p(inst, "X"), _p(inst, "y")
+    return np.array([np.tanh(X[i] @ x - y[i]) * X[i] for i in range(len(y))])
+
+
+def right_07_lc(inst):
+    G = _logcosh_G(inst, _p(inst, "x0"))
+    return np.mean([clip_vec(g, inst.params["c"]) for g in G], axis=0)
+
+
+def wrong_07_lc(inst):
+    x0, c = _p(inst, "x0"), inst.params["c"]
+    X, y = _p(inst, "X"), _p(inst, "y")
+    G = _logcosh_G(inst, x0)
+    ls = np.mean([clip_vec((X[i] @ x0 - y[i]) * X[i], c) for i in range(len(y))], axis=0)
+    return [(G.mean(axis=0), "unclipped"), (ls, "least-squares"), (-right_07_lc(inst), "sign"),
+            (len(y) * right_07_lc(inst), "sum")]
+
+
+def right_07_w(inst):
+    a, w, c = _p(inst, "a"), _p(inst, "w"), inst.params["c"]
+    return bisect_zero(lambda x: h_quadratic(a, x, c, w), a.min() - 10, a.max() + 10)
+
+
+def wrong_07_w(inst):
+    a, w = _p(inst, "a"), _p(inst, "w")
+    return [(float(w @ a / w.sum()), "optimum of f"), (a.mean(), "plain mean")]
+
+
+CASES = {
+    "01.h_at_optimum": (right_01_h, wrong_01_h),
+    "01.stationary_point": (right_01_sp, wrong_01_sp),
+    "01.stationary_interval": (right_01_iv, wrong_01_iv),
+    "02.pair_sum": (right_02_pair, wrong_02_pair),
+    "02.expected_progress": (right_02_prog, wrong_02_prog),
+    "02.lemma2_bound": (right_02_bound, wrong_02_bound),
+    "07.logcosh_clipped_mean": (right_07_lc, wrong_07_lc),
+    "07.weighted_stall": (right_07_w, wrong_07_w),
+}
+
+
+def test_every_exercise_is_tested():
+    assert set(exercises.list_exercises()) == set(CASES)
+
+
+def _leaks(message, ref):
+    """True if the feedback shows the reference answer."""
+    vals = np.atleast_1d(np.asarray(ref, dtype=float))
+    for v in vals:
+        if abs(v) < 1e-9:
+            continue  # 0 is part of ordinary text
+        for text in (f"{v:.2f}", f"{v:.3f}", f"{v:.4g}", repr(float(v))):
+            if text in message and text not in ("0.00", "1.00", "-0.00"):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("exercise_id", sorted(CASES))
+@pytest.mark.parametrize("seed", SEEDS)
+def test_checker_accepts_right_and_rejects_typical_wrong(exercise_id, seed):
+    right, wrong = CASES[exercise_id]
+    inst = exercises.get(exercise_id, seed=seed, show=False)
+    ref = right(inst)
+    fb = inst.check(ref, verbose=False)
+    assert fb.correct, fb.message
+    assert fb.answered
+    # right answers written as text (as in a CSV) are accepted too
+    assert inst.check(instructor.format_answer(ref), verbose=False).correct
+    for value, fragment in wrong(inst):
+        fb = inst.check(value, verbose=False)
+        assert not fb.correct, (exercise_id, seed, fragment)
+        assert fragment in fb.message, (fragment, fb.message)
+        assert not _leaks(fb.message, ref), fb.message
+
+
+@pytest.mark.parametrize("exercise_id", sorted(CASES))
+def test_far_answers_get_a_hint_without_the_answer(exercise_id):
+    right, _ = CASES[exercise_id]
+    for seed in SEEDS[:3]:
+        inst = exercises.get(exercise_id, seed=seed, show=False)
+        ref = right(inst)
+        far = np.asarray(ref, dtype=float) + 0.37 * (1 + np.abs(ref))
+        far = tuple(far) if isinstance(ref, tuple) else far
+        fb = inst.check(far, verbose=False)
+        assert not fb.correct and fb.message and not _leaks(fb.message, ref)
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 10**6), exercise_id=st.sampled_from(sorted(CASES)))
+def test_checker_accepts_the_right_answer_for_any_seed(seed, exercise_id):
+    inst = exercises.get(exercise_id, seed=seed, show=False)
+    assert inst.check(CASES[exercise_id][0](inst), verbose=False).correct
+
+
+def test_tolerance_of_simulated_answer():
+    """07.weighted_stall is answered by simulation: +-0.02 passes, 0.1 off fails."""
+    inst = exercises.get("07.weighted_stall", seed=5, show=False)
+    ref = right_07_w(inst)
+    assert inst.check(ref + 0.02, verbose=False).correct
+    assert inst.check(ref - 0.02, verbose=False).correct
+    assert not inst.check(ref + 0.1, verbose=False).correct
+
+
+def test_direction_hint_points_the_right_way():
+    inst = exercises.get("01.stationary_point", seed=3, show=False)
+    ref = right_01_sp(inst)
+    assert "to the left" in inst.check(ref + 1.0, verbose=False).message
+    assert "to the right" in inst.check(ref - 1.0, verbose=False).message
+
+
+# ----------------------------------------------------------------------- instances, input
+def test_same_seed_same_instance_and_seeds_differ():
+    for e in exercises.list_exercises():
+        a, b = exercises.get(e, 7, show=False), exercises.get(e, 7, show=False)
+        assert a.question == b.question
+        assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+        questions = {exercises.get(e, s, show=False).question for s in range(8)}
+        assert len(questions) >= 6  # random instances, not one fixed question
+
+
+def test_params_are_read_only():
+    inst = exercises.get("07.logcosh_clipped_mean", 0, show=False)
+    with pytest.raises(TypeError):
+        inst.params["c"] = 1.0
+    with pytest.raises(ValueError):
+        inst.params["X"][0, 0] = 1.0
+
+
+def test_get_prints_the_question_with_its_numbers(capsys):
+    inst = exercises.get("01.stationary_point", seed=1234)
+    out = capsys.readouterr().out
+    assert "01.stationary_point" in out and "seed 1234" in out
+    assert all(f"{v:g}" in out for v in inst.params["a"])
+
+
+def test_check_none_and_unreadable_answers():
+    inst = exercises.get("01.stationary_interval", seed=0, show=False)
+    fb = inst.check(None, verbose=False)
+    assert not fb.correct and not fb.answered and "no answer yet" in fb.message
+    assert "could not read" in inst.check("about two", verbose=False).message
+    assert "interval" in inst.check(1.0, verbose=False).message
+    assert "lo <= hi" in inst.check((2.0, -2.0), verbose=False).message
+    lo, hi = right_01_iv(inst)
+    assert inst.check(f"[{lo}, {hi}]", verbose=False).correct
+    assert "lower endpoint is right" in inst.check((lo, hi + 0.5), verbose=False).message
+
+
+def test_stationary_set_is_accepted_as_an_answer():
+    import clipsgd
+    from clipsgd import problems
+
+    inst = exercises.get("01.stationary_point", seed=2, show=False)
+    zeros = clipsgd.stationary_points(problems.quadratic(inst.params["a"]), inst.params["c"])
+    assert inst.check(zeros, verbose=False).correct
+
+
+def test_parse_answer():
+    assert parse_answer("number", "-2.5") == -2.5
+    assert parse_answer("number", np.float32(0.5)) == 0.5
+    assert parse_answer("interval", "(-2; 2)") == (-2.0, 2.0)
+    assert parse_answer("interval", [-1, 3]) == (-1.0, 3.0)
+    np.testing.assert_array_equal(parse_answer("vector", "[1e-1 2]", length=2), [0.1, 2.0])
+    with pytest.raises(ValueError, match="one number"):
+        parse_answer("number", [1, 2])
+    with pytest.raises(ValueError, match="length 3"):
+        parse_answer("vector", [1, 2], length=3)
+    with pytest.raises(ValueError, match="kind"):
+        parse_answer("matrix", 1)
+    with pytest.raises(TypeError):
+        parse_answer("number", True)
+    with pytest.raises(ValueError, match="NaN"):
+        parse_answer("number", float("nan"))
+
+
+def test_bad_ids_and_seeds():
+    with pytest.raises(ValueError, match="01.stationary_point"):
+        exercises.get("01.nope", 1, show=False)
+    with pytest.raises(TypeError, match="seed"):
+        exercises.get("01.stationary_point", 1.5, show=False)
+    with pytest.raises(ValueError, match="seed"):
+        exercises.get("01.stationary_point", -1, show=False)
+    with pytest.raises(TypeError):
+        exercises.get(1, 1, show=False)
+    assert exercises.list_exercises("01") == ["01.h_at_optimum", "01.stationary_interval", "01.stationary_point"]
+
+
+# ------------------------------------------------------------------------- instructor
+def test_assignment_seeds_are_deterministic_distinct_and_order_free():
+    names = [f"student{i}" for i in range(300)]
+    hw = instructor.assign(names, ["01.h_at_optimum"], course_seed=11)
+    assert len(set(hw.seeds.values())) == 300
+    assert hw.seeds == instructor.assign(names[::-1], ["01.h_at_optimum"], course_seed=11).seeds
+    assert hw.seeds != instructor.assign(names, ["01.h_at_optimum"], course_seed=12).seeds
+    assert 0 <= min(hw.seeds.values()) and max(hw.seeds.values()) < instructor.SEED_RANGE
+
+
+def test_seed_collisions_are_resolved(monkeypatch):
+    """With only 6 possible seeds, 6 students still get 6 different ones."""
+    monkeypatch.setattr(instructor, "SEED_RANGE", 6)
+    names = ["a", "b", "c", "d", "e", "f"]
+    raw = [instructor.student_seed(0, s) for s in names]
+    assert len(set(raw)) < 6  # the raw hashes collide ...
+    hw = instructor.assign(names, ["01.h_at_optimum"], course_seed=0)
+    assert sorted(hw.seeds.values()) == list(range(6))  # ... the assignment does not
+
+
+def test_handout_write_and_grade_csv_round_trip(tmp_path):
+    ids = ["01.h_at_optimum", "01.stationary_interval", "07.logcosh_clipped_mean"]
+    hw = instructor.assign(["ada", "alan", "grace"], ids, course_seed=2024)
+    text = hw.handout("ada")
+    assert str(hw.seed("ada")) in text
+    assert hw.instance("ada", ids[0]).question in text
+    paths = hw.write(tmp_path)
+    assert len(paths["handouts"]) == 3
+    assert instructor.read_roster(paths["roster"]) == hw.seeds
+    # the answer key, graded, scores full marks; built independently of the key:
+    rows = []
+    for s in hw.students:
+        for e in ids:
+            ref = CASES[e][0](hw.instance(s, e))
+            rows.append({"student": s, "seed": hw.seed(s), "exercise": e, "answer": instructor.format_answer(ref)})
+    answers = tmp_path / "answers.csv"
+    with open(answers, "w", newline="") as fh:
+        w = csv.DictWriter(fh, ["student", "seed", "exercise", "answer"])
+        w.writeheader()
+        w.writerows(rows)
+    grades = instructor.grade(answers, seeds=paths["roster"])
+    assert grades.scores() == {"ada": (3, 3), "alan": (3, 3), "grace": (3, 3)}
+    assert instructor.grade(paths["answer_key"], seeds=paths["roster"]).scores() == grades.scores()
+    assert instructor.grade(answers, course_seed=2024, students=["ada", "alan", "grace"]).scores() == grades.scores()
+    # the empty template scores nothing
+    assert all(ok == 0 for ok, _ in instructor.grade(paths["answers_template"], seeds=hw.seeds).scores().values())
+    out = grades.to_csv(tmp_path / "grades.csv")
+    assert out.splitlines()[0] == "student,exercise,seed,answer,correct,feedback"
+
+
+def test_grade_explains_wrong_missing_and_foreign_answers():
+    hw = instructor.assign(["ada", "alan"], ["01.stationary_point"], course_seed=3)
+    inst = hw.instance("ada", "01.stationary_point")
+    answers = [
+        {"student": "ada", "exercise": "01.stationary_point", "answer": str(inst.params["a"].mean())},
+        {"student": "alan", "exercise": "01.stationary_point", "answer": "1.0", "seed": str(hw.seed("ada"))},
+    ]
+    g = hw.grade(answers)
+    by = {r.student: r for r in g.rows}
+    assert not by["ada"].correct and "x*" in by["ada"].feedback
+    assert not by["alan"].correct and "seed" in by["alan"].feedback
+    assert hw.grade({}).rows[0].feedback == "no answer."
+    with pytest.raises(ValueError, match="not in this assignment"):
+        hw.grade([{"student": "eve", "exercise": "01.stationary_point", "answer": "1"}])
+    with pytest.raises(ValueError, match="lacks column"):
+        hw.grade([{"student": "ada", "answer": "1"}])
+    with pytest.raises(ValueError, match="seeds"):
+        instructor.grade(answers)
+
+
+def test_cli(tmp_path, capsys):
+    inst = exercises.get("01.h_at_optimum", 4, show=False)
+    ref = right_01_h(inst)
+    assert cli_main(["check", "01.h_at_optimum", "--seed", "4", "--", repr(ref)]) == 0
+    assert cli_main(["check", "01.h_at_optimum", "--seed", "4", "--", "0"]) == 1
+    assert cli_main(["assign", "--course-seed", "1", "--students", "ada,alan",
+                     "--exercises", "01.h_at_optimum", "--out", str(tmp_path)]) == 0
+    assert cli_main(["grade", "--roster", str(tmp_path / "roster.csv"),
+                     str(tmp_path / "INSTRUCTOR_answer_key.csv")]) == 0
+    assert "ada: 1/1" in capsys.readouterr().out
