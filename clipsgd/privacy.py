@@ -101,9 +101,9 @@ Both are valid upper bounds on the true epsilon; they differ in how much they lo
   FFT and reads off :math:`\delta(\varepsilon)` directly. With pessimistic rounding it
   is still an upper bound, and it is **near-exact** numerically (error of the order of
   the discretisation interval, ``pld_discretization = 1e-4`` by default). It is slower:
-  about a second, more for small :math:`z`, and tens of seconds when epsilon is in the
-  hundreds (a run with no meaningful privacy; :func:`privacy_report` then reports the
-  RDP bound, see its ``rdp_screen``).
+  about a second, more for small :math:`z`, and up to tens of seconds when epsilon is in
+  the hundreds (a run with no meaningful privacy; :func:`privacy_report` then reports
+  the RDP bound, see its ``rdp_screen``).
 
 For :math:`q = 1` the exact answer is known in closed form: the Gaussian mechanism
 composed :math:`T` times is one Gaussian mechanism with :math:`\mu = \sqrt T / z`
@@ -259,7 +259,7 @@ SCOPE_STATEMENT = (
 PLD_DISCRETIZATION = 1e-4
 
 #: :func:`privacy_report` skips the (slow) PLD refinement when the RDP epsilon exceeds this.
-RDP_SCREEN = 100.0
+RDP_SCREEN = 50.0
 
 
 class Accountant(str, Enum):
@@ -1145,11 +1145,12 @@ def privacy_report(noise_multiplier, sample_rate, steps, delta, sampling="poisso
         Fixed batch size and dataset size (``shuffle``, ``replacement``).
     pld_discretization : float > 0
         PLD value-discretisation interval.
-    rdp_screen : float > 0 or None, default 100
+    rdp_screen : float > 0 or None, default 50
         With the PLD accountant and Poisson sampling, the cheap RDP epsilon is computed
-        first; if it exceeds ``rdp_screen`` the run has no meaningful privacy, PLD (which
-        takes tens of seconds in that regime) is skipped, and the RDP upper bound is
-        reported with a warning (``accountant`` then reads ``rdp``). ``None``: always PLD.
+        first (integer orders, a few ms); if it exceeds ``rdp_screen`` the run has no
+        meaningful privacy (a likelihood ratio up to :math:`e^{50}`), PLD (seconds to tens
+        of seconds in that regime) is skipped, and the RDP upper bound is reported with a
+        warning (``accountant`` then reads ``rdp``). ``None``: always PLD.
 
     Examples
     --------
