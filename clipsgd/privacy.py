@@ -93,7 +93,7 @@ Both are valid upper bounds on the true epsilon; they differ in how much they lo
   end with :math:`\varepsilon = \min_\alpha \bigl[\mathrm{RDP}(\alpha) +
   \log(1 - 1/\alpha) - \log(\delta \alpha)/(\alpha - 1)\bigr]` (Canonne, Kamath, Steinke
   2020, arXiv:2004.00010, Prop. 12). The conversion is lossy and the order grid is
-  finite, so RDP **overestimates** epsilon, typically by 10-30 % in DP-SGD regimes. It
+  finite, so RDP **overestimates** epsilon, typically by 5-20 % in DP-SGD regimes. It
   is fast (closed forms per order).
 * **PLD** (privacy loss distributions; Koskela, Jälkö, Honkela 2020,
   arXiv:1906.03049; ``dp_accounting``'s connect-the-dots discretisation, Doroshenko et
@@ -156,9 +156,11 @@ Sampling schemes (:class:`clipsgd.algorithms.Sampling`)
 * ``replacement`` (:math:`B` indices drawn uniformly with replacement per step):
   ``dp_accounting`` has the event (``SampledWithReplacementDpEvent``) but no accountant
   for it. clipsgd bounds it with RDP after revealing how many times the record was
-  drawn, :math:`k \sim \mathrm{Binomial}(B, 1/n)` (revealing more only helps the
-  adversary, and given all drawn indices the step is a Gaussian mechanism with
-  sensitivity :math:`k s c`):
+  drawn, :math:`k \sim \mathrm{Binomial}(B, 1/n)`. Precisely: release the drawn indices
+  along with the noisy sum (the sum is a post-processing of that, so this can only
+  increase the divergence); given the indices, the step is a Gaussian mechanism with
+  sensitivity :math:`k s c`, and the Rényi divergence of a pair sharing the index
+  distribution averages :math:`e^{(\alpha-1)D_\alpha}` over it:
 
   .. math::
 
