@@ -213,6 +213,17 @@ def check():
                 "at delta = t^2 E[||xi||^2 xi]/(2(d+2))",
                 (sp.Matrix([sol[D1[0]], sol[D1[1]]]) - target).norm(), 0)
 
+    # (d) trade-off: eliminate k between the shift and the slope
+    kk_, gam, c_, M3 = sp.symbols("k gamma c M3", positive=True)  # M3 = |E ||xi||^2 xi|
+    Echi = chi_moment(1)
+    shift = M3 / (2 * (d + 2) * kk_**2)
+    k_of_gamma = c_ * Echi / (d * gam)  # gamma = c E[chi_d]/(d k)
+    Dv.identity("trade-off (d-D)",
+                "with gamma = c E[chi_d]/(d k): |shift| = |E||xi||^2 xi| d^2 gamma^2 / (2(d+2) c^2 E[chi_d]^2)",
+                shift.subs(kk_, k_of_gamma), M3 * d**2 * gam**2 / (2 * (d + 2) * c_**2 * Echi**2))
+    Dv.identity("trade-off (d-D) at d = 1", "the constant reduces to pi |mu3| / (12 c^2) (perturbation.py)",
+                (M3 * d**2 / (2 * (d + 2) * c_**2 * Echi**2)).subs(d, 1), sp.pi * M3 / (12 * c_**2))
+
     # numerical evidence: full F_k (inside-the-ball part included) against (b), d = 2, 3
     rows = []
     for dd_ in (2, 3):
