@@ -173,7 +173,13 @@ _CUSTOM_ENGINES: dict = {}
 
 
 def _rebind(func, namespace, name):
-    return types.FunctionType(func.__code__, namespace, name, func.__defaults__, func.__closure__)
+    fn = types.FunctionType(func.__code__, namespace, name, func.__defaults__, func.__closure__)
+    # Numba mangles symbols from __qualname__ + a per-process counter. The copy would keep
+    # the original's qualname (taken from the code object), and its symbol could then
+    # collide with the cached built-in kernel's (whose counter came from another
+    # process): the built-in engine would call the custom oracle.
+    fn.__qualname__ = name
+    return fn
 
 
 def _engine_for(problem: Problem):
@@ -286,7 +292,7 @@ def _prepare(problem, algorithm, steps, runs, seed, x0, record_every):
 
 
 def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
-        record_loss=True, delta=None):
+        record_loss=True, delta=None, accountant="pld"):
     """Run ``runs`` independent copies of ``algorithm`` on ``problem`` for ``steps`` steps.
 
     Parameters
@@ -308,7 +314,9 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
         Compute f and ||grad f|| at the records (a full pass over the data each).
     delta : float in (0, 1), optional
         For private algorithms, the delta at which epsilon is reported (default
-        ``min(1e-5, 1/(10 n))``... see :func:`clipsgd.privacy.privacy_report`).
+        ``min(1e-5, 1/(10 n))``); see :func:`clipsgd.privacy.privacy_report`.
+    accountant : {"pld", "rdp"}, default "pld"
+        Accountant for the reported epsilon (RDP is faster and looser).
 
     Returns
     -------
@@ -342,11 +350,11 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
         traj, loss, gnorm, nclip, nseen, x_out, c_hist)
     wall = time.perf_counter() - t0
     return _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
-                   nclip, nseen, x_out, wall, delta, c_hist)
+                   nclip, nseen, x_out, wall, delta, c_hist, accountant)
 
 
 def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm, nclip,
-            nseen, x_out, wall, delta, c_hist):
+            nseen, x_out, wall, delta, c_hist, accountant="pld"):
     window = np.diff(rec).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         clip_fraction = np.where(nseen > 0, nclip / np.maximum(nseen, 1), np.nan)
@@ -364,6 +372,7 @@ def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
             sampling=algorithm.sampling.value,
             batch_size=spec.batch_size or None,
             n=problem.n,
+            accountant=accountant,
         )
     return Result(
         x=x_out, trajectory=traj, record_steps=rec, loss=loss, grad_norm=gnorm,
@@ -375,7 +384,7 @@ def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
 
 # ---------------------------------------------------------------------------- the twin
 def run_numpy(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
-              record_loss=True, delta=None):
+              record_loss=True, delta=None, accountant="pld"):
     """Plain NumPy/Python twin of :func:`run`: the readable definition (slow).
 
     Uses the same random streams in the same order (:class:`clipsgd.rng.Xoshiro256`), the
@@ -454,4 +463,4 @@ def run_numpy(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=N
         x_out[r] = x
     wall = time.perf_counter() - t0
     return _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
-                   nclip, nseen, x_out, wall, delta, c_hist)
+                   nclip, nseen, x_out, wall, delta, c_hist, accountant)
