@@ -11,10 +11,21 @@ Where things are
 * objectives: :mod:`clipsgd.problems`
 * the engine (many runs at once): :mod:`clipsgd.engine`
 * exact 1-D analysis (h(x), stationary points): :mod:`clipsgd.exact`
+* privacy accounting (dp-accounting underneath): :mod:`clipsgd.privacy`
+* geometry of gradient distributions: :mod:`clipsgd.diagnostics`
 """
 
-from . import problems
-from .algorithms import DPSGD, SGD, ClippedSGD, Sampling, Schedule
+from . import datasets, privacy, problems
+from .algorithms import (
+    DPSGD,
+    SGD,
+    AutoClipSGD,
+    ClippedSGD,
+    DiceSGD,
+    QuantileClipDPSGD,
+    Sampling,
+    Schedule,
+)
 from .clip import ClipInfo, clip, clip_numpy
 from .engine import Result, run, run_numpy
 from .exact import StationarySet, expected_clipped_gradient, perturbed_clip_mean, stationary_points
@@ -23,9 +34,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "problems",
+    "datasets",
+    "privacy",
     "SGD",
     "ClippedSGD",
     "DPSGD",
+    "AutoClipSGD",
+    "DiceSGD",
+    "QuantileClipDPSGD",
     "Sampling",
     "Schedule",
     "clip",

@@ -239,8 +239,9 @@ class DPSGD(ClippedSGD):
         z >= 0. The noise on the averaged update has standard deviation
         :math:`\sigma = z c / B` per coordinate.
     sampling : default "poisson"
-        The privacy accounting of :mod:`clipsgd.privacy` assumes Poisson sampling; the
-        other schemes are allowed and reported with a warning.
+        Poisson sampling is what the DP-SGD accountant analyses. ``shuffle`` and
+        ``replacement`` are allowed; :mod:`clipsgd.privacy` then reports a valid but looser
+        bound, with a warning saying why.
 
     Examples
     --------
@@ -264,6 +265,18 @@ class DPSGD(ClippedSGD):
     @property
     def private(self) -> bool:
         return True
+
+    def privacy_event(self, n: int, steps: int):
+        """This algorithm, run for ``steps`` steps on ``n`` examples, as a
+        :class:`clipsgd.privacy.PrivacyEvent` (hand it to an accountant)."""
+        from .privacy import event_for
+
+        return event_for(
+            getattr(self, "effective_noise_multiplier", self.noise_multiplier),
+            sample_rate=self.sample_rate if self.sampling is Sampling.POISSON else None,
+            steps=steps, sampling=self.sampling.value,
+            batch_size=self.batch_size, n=n,
+        )
 
     def noise_std(self, n: int) -> float:
         """Per-coordinate std of the noise on the averaged update, :math:`z c / B`."""
