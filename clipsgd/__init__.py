@@ -15,7 +15,7 @@ Where things are
 * geometry of gradient distributions: :mod:`clipsgd.diagnostics`
 """
 
-from . import datasets, privacy, problems
+from . import bounds, datasets, diagnostics, privacy, problems
 from .algorithms import (
     DPSGD,
     SGD,
@@ -34,6 +34,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "problems",
+    "bounds",
+    "diagnostics",
     "datasets",
     "privacy",
     "SGD",
