@@ -167,6 +167,79 @@ def wrong_07_w(inst):
     return [(float(w @ a / w.sum()), "optimum of f"), (a.mean(), "plain mean")]
 
 
+def right_06_std(inst):
+    p = inst.params
+    return p["z"] * p["c"] / (p["q"] * p["n"])
+
+
+def wrong_06_std(inst):
+    p = inst.params
+    B = p["q"] * p["n"]
+    return [(p["z"] * p["c"], "on the *sum*"), (p["z"] / B, "proportional to the clip threshold"),
+            (p["z"] * p["c"] / p["n"], "q n, not by n")]
+
+
+def gaussian_delta(mu, eps):
+    """Balle & Wang (2018), Thm. 8, written out with scipy.stats."""
+    from scipy.stats import norm
+
+    return norm.cdf(-eps / mu + mu / 2) - math.exp(eps) * norm.cdf(-eps / mu - mu / 2)
+
+
+def gaussian_eps(mu, delta):
+    from scipy.optimize import brentq
+
+    return brentq(lambda e: gaussian_delta(mu, e) - delta, 0.0, 500.0, xtol=1e-12)
+
+
+def gaussian_mu(eps, delta):
+    from scipy.optimize import brentq
+
+    return brentq(lambda m: gaussian_delta(m, eps) - delta, 1e-6, 100.0, xtol=1e-13)
+
+
+def right_06_gauss(inst):
+    p = inst.params
+    return gaussian_eps(math.sqrt(p["T"]) / p["z"], p["delta"])
+
+
+def wrong_06_gauss(inst):
+    p = inst.params
+    return [(gaussian_eps(1 / p["z"], p["delta"]), "single step"),
+            (gaussian_eps(p["T"] / p["z"], p["delta"]), "sqrt(T)/z")]
+
+
+def rdp_epsilon(z, q, T, delta):
+    """dp_accounting's RDP accountant, called directly (the independent library)."""
+    import dp_accounting as dpa
+
+    acc = dpa.rdp.RdpAccountant()
+    acc.compose(dpa.SelfComposedDpEvent(dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(z)), T))
+    return acc.get_epsilon(delta)
+
+
+def right_06_sub(inst):
+    p = inst.params
+    return rdp_epsilon(p["z"], p["q"], p["T"], p["delta"])
+
+
+def wrong_06_sub(inst):
+    p = inst.params
+    return [(rdp_epsilon(p["z"], 1.0, p["T"], p["delta"]), "subsampling"),
+            (rdp_epsilon(p["z"], p["q"], 1, p["delta"]), "one step")]
+
+
+def right_06_cal(inst):
+    p = inst.params
+    return math.sqrt(p["T"]) / gaussian_mu(p["epsilon"], p["delta"])
+
+
+def wrong_06_cal(inst):
+    p = inst.params
+    mu = gaussian_mu(p["epsilon"], p["delta"])
+    return [(1 / mu, "one step"), (p["T"] / mu, "sqrt(T)/mu")]
+
+
 CASES = {
     "01.h_at_optimum": (right_01_h, wrong_01_h),
     "01.stationary_point": (right_01_sp, wrong_01_sp),
@@ -174,6 +247,10 @@ CASES = {
     "02.pair_sum": (right_02_pair, wrong_02_pair),
     "02.expected_progress": (right_02_prog, wrong_02_prog),
     "02.lemma2_bound": (right_02_bound, wrong_02_bound),
+    "06.noise_std": (right_06_std, wrong_06_std),
+    "06.gaussian_epsilon": (right_06_gauss, wrong_06_gauss),
+    "06.subsampled_epsilon": (right_06_sub, wrong_06_sub),
+    "06.calibrate": (right_06_cal, wrong_06_cal),
     "07.logcosh_clipped_mean": (right_07_lc, wrong_07_lc),
     "07.weighted_stall": (right_07_w, wrong_07_w),
 }

@@ -190,16 +190,16 @@ def _freeze(params: dict) -> types.MappingProxyType:
 
 
 def _draw(ex: Exercise, seed: int):
-    """Parameters and reference answer of instance ``seed`` (rejecting ambiguous draws)."""
+    """Parameters, reference answer and mistakes of instance ``seed`` (rejecting ambiguous draws)."""
     rng = _rng_for(ex.id, seed)
     for _ in range(_MAX_DRAWS):
         params = ex.generate(rng)
         if params is None:
             continue
         ref = _parse(ex, ex.solve(params), params)
-        if all(not ex.close(_parse_or_none(ex, m.value, params), ref, ex.separation)
-               for m in ex.mistakes(params)):
-            return params, ref
+        mistakes = [(m, _parse_or_none(ex, m.value, params)) for m in ex.mistakes(params)]
+        if all(val is None or not ex.close(val, ref, ex.separation) for _, val in mistakes):
+            return params, ref, tuple(mistakes)
     raise RuntimeError(f"could not draw an unambiguous instance of {ex.id} for seed {seed}")
 
 
@@ -219,9 +219,10 @@ class Instance:
         self._ex = ex
         self.exercise_id = ex.id
         self.seed = seed
-        params, ref = _draw(ex, seed)
+        params, ref, mistakes = _draw(ex, seed)
         self.params = _freeze(params)
         self._ref = ref
+        self._mistakes = mistakes  # (Mistake, parsed value), computed once
         self.question = ex.question(self.params)
 
     @property
@@ -269,8 +270,7 @@ class Instance:
             return mk(False, f"could not read your answer: {exc}")
         if ex.close(ans, self._ref):
             return mk(True, "right.")
-        for m in ex.mistakes(self.params):
-            val = _parse_or_none(ex, m.value, self.params)
+        for m, val in self._mistakes:
             if val is not None and ex.close(ans, val):
                 return mk(False, m.message)
         if ex.kind == INTERVAL:
