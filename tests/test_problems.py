@@ -157,6 +157,20 @@ def test_custom_oracle_runs_through_the_engine_bit_identically():
         np.testing.assert_array_equal(r_custom[key], r_builtin[key])
 
 
+def test_builtin_engine_unaffected_by_a_compiled_custom_oracle():
+    # regression: the custom engine is a re-bound copy of the built-in kernel; its Numba
+    # symbols once collided with the cached built-in's, so built-in runs recorded the
+    # custom oracle's losses. Compile a custom engine, then check a built-in run's
+    # recorded losses against the NumPy twin (f = (x z - y)^2 / 2 here, not the quadratic).
+    run(problems.custom(_quadratic_oracle, 1, np.zeros((2, 1))), ClippedSGD(lr=0.1, c=1.0), steps=2)
+    p = problems.least_squares(np.array([[1.0], [2.0]]), [0.0, 1.0])
+    res = run(p, ClippedSGD(lr=0.1, c=1.0), steps=3, x0=[1.0], record_every=1, seed=0)
+    for r, x in enumerate(res.trajectory[0, :, 0]):
+        assert res.loss[0, r] == pytest.approx(p.loss([x]), rel=1e-14)
+    # at x0 = 1: residuals (1, 1), f = (1/2 + 1/2)/2 = 0.5 (by hand)
+    assert res.loss[0, 0] == pytest.approx(0.5, rel=1e-15)
+
+
 # -------------------------------------------------------------------- bad input
 def test_nan_in_data_is_rejected():
     X = np.array([[1.0, np.nan], [0.0, 1.0]])
