@@ -124,7 +124,7 @@ def plot_projection_grid(projections, projected_mean, column_labels, path, title
             if j == 0:
                 ax.set_ylabel(f"basis {i + 1}", fontsize=9)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.05, top=0.86, wspace=0.3, hspace=0.3)
     return save(fig, path)
 
 
@@ -176,5 +176,5 @@ def plot_geometry_curves(epochs, stats, path, title):
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="center right")
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.07, top=0.9, wspace=0.28, hspace=0.32)
     return save(fig, path)
