@@ -167,6 +167,52 @@ def wrong_07_w(inst):
     return [(float(w @ a / w.sum()), "optimum of f"), (a.mean(), "plain mean")]
 
 
+def _noise_1d(inst):
+    g = _p(inst, "g")
+    return g, g - g.mean()
+
+
+def sorted_w1(a, b):
+    return float(np.mean(np.abs(np.sort(a) - np.sort(b))))
+
+
+def right_04_w1(inst):
+    _, xi = _noise_1d(inst)
+    return sorted_w1(xi, -xi)
+
+
+def wrong_04_w1(inst):
+    g, xi = _noise_1d(inst)
+    return [(sorted_w1(g, -g), "centre them first"), (sorted_w1(xi, -xi) / 2, "symmetrisation")]
+
+
+def right_04_sk(inst):
+    from scipy.stats import skew
+
+    return float(skew(_noise_1d(inst)[1], bias=True))
+
+
+def wrong_04_sk(inst):
+    from scipy.stats import skew
+
+    _, xi = _noise_1d(inst)
+    return [(float(np.mean(xi**3)), "third moment"), (float(skew(xi, bias=False)), "G1")]
+
+
+def right_04_bias(inst):
+    g_i, c = _p(inst, "g"), inst.params["c"]
+    g = g_i.mean()
+    xi = g_i - g
+    under_p = np.mean([g * float(np.clip(g + x, -c, c)) for x in xi])
+    under_sym = np.mean([g * float(np.clip(g + s * x, -c, c)) for x in xi for s in (1, -1)])
+    return float(under_sym - under_p)
+
+
+def wrong_04_bias(inst):
+    b = right_04_bias(inst)
+    return [(-b, "sign"), (2 * b, "reflection")]
+
+
 def right_06_std(inst):
     p = inst.params
     return p["z"] * p["c"] / (p["q"] * p["n"])
@@ -247,6 +293,9 @@ CASES = {
     "02.pair_sum": (right_02_pair, wrong_02_pair),
     "02.expected_progress": (right_02_prog, wrong_02_prog),
     "02.lemma2_bound": (right_02_bound, wrong_02_bound),
+    "04.w1_reflection": (right_04_w1, wrong_04_w1),
+    "04.skewness": (right_04_sk, wrong_04_sk),
+    "04.clipping_bias": (right_04_bias, wrong_04_bias),
     "06.noise_std": (right_06_std, wrong_06_std),
     "06.gaussian_epsilon": (right_06_gauss, wrong_06_gauss),
     "06.subsampled_epsilon": (right_06_sub, wrong_06_sub),
