@@ -167,6 +167,42 @@ def wrong_07_w(inst):
     return [(float(w @ a / w.sum()), "optimum of f"), (a.mean(), "plain mean")]
 
 
+def right_03_t1(inst):
+    p = inst.params
+    return p["D_f"] / (p["alpha"] * p["T"]) + p["G"] * p["alpha"] * p["c"] ** 2 / 2
+
+
+def wrong_03_t1(inst):
+    p = inst.params
+    first = p["D_f"] / (p["alpha"] * p["T"])
+    return [(first + p["G"] * p["alpha"] * p["c"] ** 2, "forgot the 1/2"), (first, "left out the variance")]
+
+
+def right_03_step(inst):
+    # d/da [D/(aT) + G a c^2/2] = -D/(a^2 T) + G c^2/2 = 0
+    p = inst.params
+    return math.sqrt(2 * p["D_f"] / (p["G"] * p["c"] ** 2 * p["T"]))
+
+
+def wrong_03_step(inst):
+    p = inst.params
+    return [(right_03_step(inst) / math.sqrt(2), "factor 2"),
+            (math.sqrt(2 * p["D_f"] * p["G"] * p["c"] ** 2 / p["T"]), "optimal *value*")]
+
+
+def right_03_t3(inst):
+    p = inst.params
+    sigma = p["z"] * p["c"] / p["B"]
+    return p["D_f"] / (p["alpha"] * p["T"]) + p["G"] * p["alpha"] * (p["c"] ** 2 + p["d"] * sigma**2) / 2
+
+
+def wrong_03_t3(inst):
+    p = inst.params
+    first = p["D_f"] / (p["alpha"] * p["T"])
+    return [(first + p["G"] * p["alpha"] * (p["c"] ** 2 + p["d"] * (p["z"] * p["c"]) ** 2) / 2, "*averaged*"),
+            (first + p["G"] * p["alpha"] * p["c"] ** 2 / 2, "Theorem 1")]
+
+
 def _noise_1d(inst):
     g = _p(inst, "g")
     return g, g - g.mean()
@@ -293,6 +329,9 @@ CASES = {
     "02.pair_sum": (right_02_pair, wrong_02_pair),
     "02.expected_progress": (right_02_prog, wrong_02_prog),
     "02.lemma2_bound": (right_02_bound, wrong_02_bound),
+    "03.theorem1_rhs": (right_03_t1, wrong_03_t1),
+    "03.optimal_step": (right_03_step, wrong_03_step),
+    "03.theorem3_rhs": (right_03_t3, wrong_03_t3),
     "04.w1_reflection": (right_04_w1, wrong_04_w1),
     "04.skewness": (right_04_sk, wrong_04_sk),
     "04.clipping_bias": (right_04_bias, wrong_04_bias),
@@ -310,15 +349,27 @@ def test_every_exercise_is_tested():
 
 
 def _leaks(message, ref):
-    """True if the feedback shows the reference answer."""
-    vals = np.atleast_1d(np.asarray(ref, dtype=float))
-    for v in vals:
-        if abs(v) < 1e-9:
-            continue  # 0 is part of ordinary text
-        for text in (f"{v:.2f}", f"{v:.3f}", f"{v:.4g}", repr(float(v))):
-            if text in message and text not in ("0.00", "1.00", "-0.00"):
-                return True
+    """True if the feedback shows a number within 0.1% of the answer.
+
+    Numbers of one digit (the 2 of c^2, the 1/2, ...) are formula text, not leaks.
+    """
+    import re
+
+    vals = [v for v in np.atleast_1d(np.asarray(ref, dtype=float)) if abs(v) > 1e-9]
+    for text in re.findall(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", message):
+        if len(text.lstrip("+-").replace(".", "").lstrip("0")) < 2:
+            continue
+        x = float(text)
+        if any(abs(x - v) <= 1e-3 * abs(v) for v in vals):
+            return True
     return False
+
+
+def test_leak_detector():
+    assert _leaks("the answer is 2.5000 here", -2.5) is False
+    assert _leaks("the answer is -2.500 here", -2.5)
+    assert not _leaks("you forgot the 1/2 of c^2", 1.0001)
+    assert _leaks("value 0.3333", 1 / 3)
 
 
 @pytest.mark.parametrize("exercise_id", sorted(CASES))
