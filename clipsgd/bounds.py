@@ -15,8 +15,19 @@ Left-hand quantities, at one point with per-example gradients :math:`g_i = g + \
   the sharper pointwise form (L2') proved in ``theory/lemma2.py``;
 * :func:`stationarity_along`: either measure at every recorded iterate of a run.
 
+Along a run (``Result.trajectory`` of :func:`clipsgd.run`), vectorised over iterates:
+:func:`gradients_along` (per-example gradients), :func:`small_noise_probability_along`
+(:math:`P(\lVert\xi_t\rVert < ac)`), :func:`clipping_bias_along` (Theorem 2's
+:math:`b_t` against the symmetrisation) and :func:`bias_bound_along` (:math:`b_t` with
+:math:`\lVert\nabla f(x_t)\rVert\, W_1(p_t, \tilde p_t)` and the truncated
+:math:`W_{2c}`). :func:`evaluate_run` puts them together: the left side of Theorem 1/3
+per run, the bias term of Theorem 2, the right side, the margin and its Monte-Carlo
+standard error; :func:`smoothness` and :func:`infimum` give :math:`G` and
+:math:`\inf f` for the built-in problems.
+
 Right-hand sides: :func:`descent_rhs` (:math:`D_f/(\alpha T) + G\alpha K/2`),
-:func:`theorem1_rhs` (:math:`K = c^2`), :func:`theorem3_rhs`
+:func:`theorem1_rhs` (:math:`K = c^2`), :func:`theorem2_rhs` (plus the mean bias),
+:func:`theorem3_rhs`
 (:math:`K = \kappa c^2 + d\sigma^2`, :func:`poisson_kappa`), :func:`optimal_step_size`,
 :func:`optimal_rate`, the privacy calibration :func:`zcdp_noise_multiplier` and the
 privacy-utility bound :func:`privacy_utility_bound`; for the perturbation fix
@@ -35,9 +46,11 @@ M. Bun, T. Steinke, "Concentrated Differential Privacy", TCC 2016, arXiv:1605.02
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import expit, gammaln
 
 from ._validate import (
     check_clip_threshold,
@@ -47,16 +60,28 @@ from ._validate import (
     check_open_unit,
     check_positive,
     check_rate,
+    check_real,
 )
 from .clip import clip_numpy
+from .problems import LEAST_SQUARES, LOGISTIC, QUADRATIC, Problem
 
 __all__ = [
     "descent_progress",
     "stationarity_measure",
     "sharp_stationarity_measure",
     "stationarity_along",
+    "gradients_along",
+    "small_noise_probability_along",
+    "clipping_bias_along",
+    "bias_bound_along",
+    "BiasBound",
+    "smoothness",
+    "infimum",
+    "evaluate_run",
+    "RunBound",
     "descent_rhs",
     "theorem1_rhs",
+    "theorem2_rhs",
     "theorem3_rhs",
     "poisson_kappa",
     "optimal_step_size",
@@ -184,7 +209,7 @@ def stationarity_along(problem, trajectory, c, a=0.25, sharp=False) -> np.ndarra
     Parameters
     ----------
     problem : clipsgd.problems.Problem
-        Supplies ``per_example_grads(x) -> (n, d)``.
+        Supplies the per-example gradients (see :func:`gradients_along`).
     trajectory : array_like, shape (runs, n_rec, d), (n_rec, d) or (d,)
         Iterates, e.g. ``Result.trajectory``.
     c : float in (0, inf)
@@ -196,22 +221,443 @@ def stationarity_along(problem, trajectory, c, a=0.25, sharp=False) -> np.ndarra
     Returns
     -------
     ndarray, shape ``trajectory.shape[:-1]``
+        Equal (to rounding) to :func:`stationarity_measure` (or
+        :func:`sharp_stationarity_measure`) of ``problem.per_example_grads(x)`` at each x.
 
     Notes
     -----
     Theorem 1's left side is the mean over *all* steps; with ``record_every > 1`` the
-    mean over records estimates it.
+    mean over records estimates it (:func:`evaluate_run` needs every step).
     """
-    X = check_finite_array("trajectory", trajectory, ndim=(1, 2, 3))
     c = check_positive("c", c)
     if not sharp:
         a = check_open_unit("a", a)
-    flat = X.reshape(-1, X.shape[-1])
-    out = np.empty(flat.shape[0])
-    for j, x in enumerate(flat):
-        G = problem.per_example_grads(x)
-        out[j] = sharp_stationarity_measure(G, c) if sharp else stationarity_measure(G, c, a)
-    return out.reshape(X.shape[:-1])
+
+    def measure(Gb):
+        g, gn, xin = _noise_stats(Gb)
+        if sharp:
+            return np.mean(np.minimum(gn[:, None] ** 2, np.maximum(c - xin, 0.0) * gn[:, None]), axis=1)
+        return np.mean(xin < a * c, axis=1) * np.minimum(gn * gn, (1.0 - a) * c * gn)
+
+    return _along(problem, trajectory, measure)
+
+
+# ------------------------------------------------------------------ quantities along a run
+_CHUNK = 1 << 20  # floats of per-example gradients held at once
+
+
+def _check_problem(problem) -> Problem:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a clipsgd Problem (got {type(problem).__name__})")
+    return problem
+
+
+def _iterates(problem, trajectory):
+    X = check_finite_array("trajectory", trajectory, ndim=(1, 2, 3))
+    if X.shape[-1] != problem.dim:
+        raise ValueError(f"trajectory must have last dimension dim={problem.dim} (got shape {X.shape})")
+    return X, X.reshape(-1, X.shape[-1])
+
+
+def _grads_block(problem, pts) -> np.ndarray:
+    r"""Per-example gradients at m points, shape (m, n, d).
+
+    Vectorised closed forms for the built-in GLMs (the same formulas as the problems'
+    NumPy twins, see :mod:`clipsgd.problems`); any other problem goes point by point
+    through ``problem.per_example_grads``.
+    """
+    Z, y = problem.X, problem.Y
+    if problem.kind == QUADRATIC:  # x - a_i
+        return pts[:, None, :] - Z[None, :, :]
+    if problem.kind == LEAST_SQUARES:  # (x.z_i - y_i) z_i
+        return (pts @ Z.T - y)[:, :, None] * Z[None, :, :]
+    if problem.kind == LOGISTIC:  # (sigmoid(x.z_i) - y_i) z_i
+        return (expit(pts @ Z.T) - y)[:, :, None] * Z[None, :, :]
+    return np.stack([problem.per_example_grads(x) for x in pts])
+
+
+def _along(problem, trajectory, reducer) -> np.ndarray:
+    """``reducer`` (m, n, d) -> (m, ...) applied to chunks of iterates; shape traj[:-1] + (...)."""
+    problem = _check_problem(problem)
+    X, flat = _iterates(problem, trajectory)
+    step = max(1, _CHUNK // (problem.n * problem.dim))
+    parts = [reducer(_grads_block(problem, flat[j:j + step])) for j in range(0, flat.shape[0], step)]
+    out = np.concatenate(parts, axis=0)
+    return out.reshape(X.shape[:-1] + out.shape[1:])
+
+
+def _noise_stats(Gb):
+    """(g, ||g||, ||xi_i||) at each point of a block of per-example gradients (m, n, d)."""
+    g = Gb.mean(axis=1)
+    xi = Gb - g[:, None, :]
+    return g, np.linalg.norm(g, axis=1), np.linalg.norm(xi, axis=2)
+
+
+def gradients_along(problem, trajectory) -> np.ndarray:
+    r"""Per-example gradients :math:`g_i(x) = \nabla f_i(x)` at every iterate.
+
+    Parameters
+    ----------
+    problem : clipsgd.problems.Problem
+    trajectory : array_like, shape (..., d)
+
+    Returns
+    -------
+    ndarray, shape ``trajectory.shape[:-1] + (n, d)``
+
+    Examples
+    --------
+    Example 1 (:math:`g_i = x - a_i`, a = (-3, -3, 9)) at x = 1:
+
+    >>> from clipsgd import problems
+    >>> gradients_along(problems.example1(), [[1.0]])[0].ravel().tolist()
+    [4.0, 4.0, -8.0]
+    """
+    return _along(problem, trajectory, lambda Gb: Gb)
+
+
+def small_noise_probability_along(problem, trajectory, c, a=0.25) -> np.ndarray:
+    r""":math:`P(\lVert\xi_t\rVert < ac)` at every iterate: the weight in Lemma 2 / Theorem 1.
+
+    For a finite sum sampled one uniform example at a time, :math:`\xi_t` is uniform on
+    :math:`\{g_i(x_t) - \nabla f(x_t)\}`, so this is the fraction of examples with
+    :math:`\lVert g_i(x_t) - \nabla f(x_t)\rVert < ac`. The law is the same under the
+    symmetrisation :math:`\tilde p_t` (norms are even), as Theorem 2 needs.
+
+    Examples
+    --------
+    Example 2 (a = (-3, 3), :math:`\lvert\xi\rvert = 3`) has weight 0 for c = 1 and 1 for c = 13:
+
+    >>> from clipsgd import problems
+    >>> small_noise_probability_along(problems.example2(), [[0.0], [1.5]], 1.0).tolist()
+    [0.0, 0.0]
+    >>> small_noise_probability_along(problems.example2(), [[0.0]], 13.0).tolist()
+    [1.0]
+    """
+    c = check_positive("c", c)
+    a = check_open_unit("a", a)
+    return _along(problem, trajectory, lambda Gb: np.mean(_noise_stats(Gb)[2] < a * c, axis=1))
+
+
+def _progress_pm(Gb, c):
+    r"""(E_p <g, clip(g + xi)>, E_p <g, clip(g - xi)>) at each point of a block."""
+    m, n, d = Gb.shape
+    g = Gb.mean(axis=1)
+    plus = clip_numpy(Gb.reshape(-1, d), c)[0].reshape(m, n, d)
+    minus = clip_numpy((2.0 * g[:, None, :] - Gb).reshape(-1, d), c)[0].reshape(m, n, d)
+    return np.einsum("mnd,md->m", plus, g) / n, np.einsum("mnd,md->m", minus, g) / n
+
+
+def clipping_bias_along(problem, trajectory, c) -> np.ndarray:
+    r"""Theorem 2's bias :math:`b_t` against the symmetrisation, at every iterate.
+
+    With :math:`p_t` uniform on :math:`\xi_i = g_i(x_t) - g_t` and
+    :math:`\tilde p_t = \frac12(p_t + p_t(-\cdot))`,
+
+    .. math:: b_t = \mathbb E_{\tilde p_t}\langle g_t, \operatorname{clip}(g_t+\xi, c)\rangle
+              - \mathbb E_{p_t}\langle g_t, \operatorname{clip}(g_t+\xi, c)\rangle
+              = \tfrac12\,\mathbb E_{p_t}\langle g_t, \operatorname{clip}(g_t-\xi, c)
+              - \operatorname{clip}(g_t+\xi, c)\rangle,
+
+    the same number as :func:`clipsgd.diagnostics.clipping_bias` (``.bias``), vectorised.
+    It is 0 for symmetric noise.
+
+    Examples
+    --------
+    Example 1 at its stall point x = -2.5 (hand: 7/12, see
+    :func:`clipsgd.diagnostics.clipping_bias`):
+
+    >>> from clipsgd import problems
+    >>> round(float(clipping_bias_along(problems.example1(), [[-2.5]], 1.0)[0]), 12)
+    0.583333333333
+    """
+    c = check_clip_threshold("c", c)
+
+    def bias(Gb):
+        plus, minus = _progress_pm(Gb, c)
+        return 0.5 * (minus - plus)
+
+    return _along(problem, trajectory, bias)
+
+
+class BiasBound(NamedTuple):
+    r"""Theorem 2's bias and its transport bounds at each iterate (arrays of one shape).
+
+    Attributes
+    ----------
+    bias : ndarray
+        :math:`b_t` (:func:`clipping_bias_along`).
+    grad_norm : ndarray
+        :math:`\lVert\nabla f(x_t)\rVert`.
+    w1 : ndarray
+        :math:`W_1(p_t, \tilde p_t)` (exact).
+    w1_truncated : ndarray
+        :math:`W_{2c}(p_t, \tilde p_t)`, cost :math:`\min(\lVert u - v\rVert, 2c)` (exact).
+
+    Theorem 2: :math:`|b_t| \le \lVert\nabla f(x_t)\rVert\,W_{2c} \le \lVert\nabla f(x_t)\rVert\,W_1`.
+    """
+
+    bias: np.ndarray
+    grad_norm: np.ndarray
+    w1: np.ndarray
+    w1_truncated: np.ndarray
+
+    @property
+    def bound(self) -> np.ndarray:
+        r""":math:`\lVert\nabla f(x_t)\rVert\, W_1(p_t, \tilde p_t)`."""
+        return self.grad_norm * self.w1
+
+    @property
+    def bound_truncated(self) -> np.ndarray:
+        r""":math:`\lVert\nabla f(x_t)\rVert\, W_{2c}(p_t, \tilde p_t)`."""
+        return self.grad_norm * self.w1_truncated
+
+
+def bias_bound_along(problem, trajectory, c, exact_max=None) -> BiasBound:
+    r"""Bias :math:`b_t`, :math:`\lVert\nabla f(x_t)\rVert` and the exact distances of
+    :math:`p_t` to its symmetrisation at every iterate (Theorem 2).
+
+    The distances come from :func:`clipsgd.diagnostics.w1_to_symmetrisation`
+    (:math:`W(p, \tilde p) = W(p, p(-\cdot))/2`, exact: sorted in 1-D, an assignment
+    otherwise). For a quadratic finite sum the noise :math:`\xi_i = \bar a - a_i` does not
+    depend on x, so the distances are computed once.
+
+    Parameters
+    ----------
+    problem : Problem
+    trajectory : array_like, shape (..., d)
+    c : float in (0, inf)
+    exact_max : int, optional
+        Largest n solved exactly (default :data:`clipsgd.diagnostics.EXACT_MAX`); above
+        it a ValueError is raised, since a sliced estimate is not a bound.
+
+    Returns
+    -------
+    BiasBound
+
+    Examples
+    --------
+    Example 1 at x = -2.5 (c = 1): :math:`b = 7/12`, :math:`\lVert g\rVert = 3.5`;
+    :math:`\xi = (4, 4, -8)` is at :math:`W_1 = 16/3` from its reflection (sorted
+    :math:`(-8, 4, 4)` against :math:`(-4, -4, 8)`) and at :math:`W_2 = 2` with the cost
+    capped at 2c = 2, so half of each from the symmetrisation:
+
+    >>> from clipsgd import problems
+    >>> r = bias_bound_along(problems.example1(), [[-2.5]], 1.0)
+    >>> [round(float(v[0]), 12) for v in r]
+    [0.583333333333, 3.5, 2.666666666667, 1.0]
+    """
+    from .diagnostics import EXACT_MAX, w1_to_symmetrisation
+
+    problem = _check_problem(problem)
+    c = check_positive("c", c)
+    exact_max = EXACT_MAX if exact_max is None else check_int("exact_max", exact_max, 1)
+    if problem.n > exact_max:
+        raise ValueError(
+            f"exact_max must be >= n={problem.n} for an exact W_1 (got {exact_max}); "
+            "clipsgd.diagnostics.w1_to_symmetrisation gives sliced estimates, not bounds")
+    bias = clipping_bias_along(problem, trajectory, c)
+    G = gradients_along(problem, trajectory)
+    flat = G.reshape((-1,) + G.shape[-2:])
+    grad_norm = np.linalg.norm(flat.mean(axis=1), axis=1)
+    w1 = np.empty(flat.shape[0])
+    w1t = np.empty(flat.shape[0])
+    for j, Gj in enumerate(flat):
+        if problem.kind == QUADRATIC and j > 0:  # xi does not depend on x
+            w1[j], w1t[j] = w1[0], w1t[0]
+            continue
+        xi = Gj - Gj.mean(axis=0)
+        w1[j] = w1_to_symmetrisation(xi, exact_max=exact_max).value
+        w1t[j] = w1_to_symmetrisation(xi, cap=2.0 * c, exact_max=exact_max).value
+    shape = bias.shape
+    return BiasBound(bias, grad_norm.reshape(shape), w1.reshape(shape), w1t.reshape(shape))
+
+
+def smoothness(problem) -> float:
+    r"""Smoothness constant G of :math:`f = \frac1n\sum_i f_i` for the built-in convex problems.
+
+    ============== ===============================================================
+    quadratic      :math:`G = 1` (:math:`\nabla^2 f = I`)
+    least squares  :math:`G = \lambda_{\max}(Z^\top Z / n)` (the Hessian, exactly)
+    logistic       :math:`G = \lambda_{\max}(Z^\top Z / n)/4` (:math:`\sigma' \le 1/4`)
+    ============== ===============================================================
+
+    Other problems raise ValueError: pass G to :func:`evaluate_run` yourself.
+
+    Examples
+    --------
+    >>> from clipsgd import problems
+    >>> smoothness(problems.least_squares([[1.0, 0.0], [0.0, 2.0]], [0.0, 0.0]))  # diag(1, 4)/2
+    2.0
+    """
+    problem = _check_problem(problem)
+    if problem.kind == QUADRATIC:
+        return 1.0
+    if problem.kind in (LEAST_SQUARES, LOGISTIC):
+        Z = problem.X
+        lam = float(np.linalg.eigvalsh(Z.T @ Z / problem.n).max())
+        return lam if problem.kind == LEAST_SQUARES else lam / 4.0
+    raise ValueError(
+        f"smoothness is known in closed form for quadratic, least_squares and logistic problems "
+        f"(got {problem.name!r}); pass smoothness=G explicitly")
+
+
+def infimum(problem) -> float:
+    r""":math:`\inf f` for the built-in convex problems, or an upper bound on it.
+
+    Quadratic and least squares: :math:`f(x^*)` at the closed-form minimiser (exact).
+    Logistic: :math:`f(\hat x)` at the L-BFGS minimiser, which is :math:`\ge \inf f`; then
+    :math:`D_f = f(x_1) - f(\hat x)` is at most the true :math:`D_f` and a right-hand side
+    built on it is never too generous.
+
+    Examples
+    --------
+    >>> from clipsgd import problems
+    >>> infimum(problems.example1())  # f(1) = (16 + 16 + 64)/6
+    16.0
+    """
+    problem = _check_problem(problem)
+    if problem.kind in (QUADRATIC, LEAST_SQUARES):
+        return problem.loss(problem.x_star)
+    if problem.kind == LOGISTIC:
+        from scipy.optimize import minimize
+
+        res = minimize(problem.loss, np.zeros(problem.dim), jac=problem.full_grad, method="L-BFGS-B",
+                       options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10_000})
+        return min(float(res.fun), problem.loss(np.zeros(problem.dim)))
+    raise ValueError(
+        f"inf f is known for quadratic, least_squares and logistic problems (got {problem.name!r}); "
+        "pass f_inf explicitly")
+
+
+@dataclass(frozen=True)
+class RunBound:
+    r"""Theorems 1-3 evaluated on the runs of one :class:`clipsgd.Result`.
+
+    Per run r (one start :math:`x_1^{(r)}`, T steps):
+
+    .. math:: L_r = \frac1T\sum_{t=1}^T P(\lVert\xi_t\rVert < ac)\min(\lVert g_t\rVert^2, (1-a)c\lVert g_t\rVert),
+              \quad B_r = \frac1T\sum_{t=1}^T b_t,
+              \quad R_r = \frac{D_f^{(r)}}{\alpha T} + \frac{G\alpha K}{2},
+
+    with :math:`K = \kappa c^2 + d\sigma^2` (:math:`\kappa` = :func:`poisson_kappa` for
+    Poisson batches, else 1; :math:`\sigma` the noise std on the averaged update). The
+    theorem says :math:`\mathbb E[L_r] \le R_r + \mathbb E[B_r]`. The runs are
+    independent, so ``margin`` :math:`= \overline{R_r - L_r + B_r}` estimates
+    :math:`R + \mathbb E B - \mathbb E L` with standard error ``se`` (sample std over runs
+    :math:`/\sqrt{\text{runs}}`).
+
+    Attributes
+    ----------
+    lhs, bias, descent_term : ndarray (runs,)
+        :math:`L_r`, :math:`B_r` and :math:`D_f^{(r)}/(\alpha T)`.
+    variance_term : float
+        :math:`G\alpha K/2`.
+    D_f : ndarray (runs,)
+    smoothness, alpha, c, K, kappa, sigma : float
+    T, dim : int
+    margin, se : float
+    """
+
+    lhs: np.ndarray
+    bias: np.ndarray
+    descent_term: np.ndarray
+    variance_term: float
+    D_f: np.ndarray
+    smoothness: float
+    alpha: float
+    c: float
+    K: float
+    kappa: float
+    sigma: float
+    T: int
+    dim: int
+    margin: float
+    se: float
+
+    @property
+    def rhs(self) -> float:
+        r"""Mean right side over runs, :math:`\overline{R_r} + \overline{B_r}`."""
+        return float(self.descent_term.mean() + self.variance_term + self.bias.mean())
+
+    def holds(self, z=3.0) -> bool:
+        """True unless ``margin < -z se`` (one-sided test of the theorem at level ``z``)."""
+        z = check_nonnegative("z", z)
+        return bool(self.margin >= -z * self.se)
+
+
+def evaluate_run(result, a=0.25, sharp=False, smoothness=None, f_inf=None) -> RunBound:
+    r"""Left side, bias and right side of Theorems 1-3 on a run of clipped SGD / DP-SGD.
+
+    Theorem 1 (symmetric noise, :math:`b_t = 0`), Theorem 2 (any noise, bias added on the
+    right) and Theorem 3 (DP-SGD, :math:`c^2 \to \kappa c^2 + d\sigma^2`) are one
+    inequality; see :class:`RunBound` (``theory/theorem1.py`` - ``theorem3.py``).
+
+    Parameters
+    ----------
+    result : clipsgd.Result
+        From :func:`clipsgd.run` with ``record_every=1`` (the left side is a mean over
+        *every* step). The algorithm must be :class:`clipsgd.ClippedSGD` or
+        :class:`clipsgd.DPSGD` with a constant step, ``k = 0``, finite c, and batches
+        drawn afresh each step: ``replacement`` (any B), ``poisson`` (rate q) or full
+        batch. Epoch shuffling (``shuffle`` with B < n) is refused: within an epoch the
+        batch depends on the past, and the proof needs
+        :math:`\mathbb E_t\langle g_t, m_t\rangle = \mathbb E_{i}\langle g_t, \operatorname{clip}(g_i)\rangle`.
+    a : float in (0, 1), default 0.25
+    sharp : bool, default False
+        Use the left side of (L2'), :math:`\mathbb E\min(\lVert g\rVert^2, (c-\lVert\xi\rVert)_+\lVert g\rVert)`.
+    smoothness : float, optional
+        G (default :func:`smoothness` of the problem).
+    f_inf : float, optional
+        :math:`\inf f` (default :func:`infimum`).
+
+    Returns
+    -------
+    RunBound
+    """
+    from .algorithms import ClippedSGD, DPSGD, Method, Sampling, Schedule
+
+    alg = result.algorithm
+    problem = _check_problem(result.problem)
+    if not isinstance(alg, ClippedSGD) or alg.method is not Method.CLIP:
+        raise ValueError(f"result.algorithm must be ClippedSGD or DPSGD (got {type(alg).__name__})")
+    if alg.schedule is not Schedule.CONSTANT:
+        raise ValueError(f"the theorems need a constant step: schedule must be 'constant' (got {alg.schedule.value!r})")
+    if alg.k != 0.0:
+        raise ValueError(f"k must be 0: the theorems are about plain clipping (got k={alg.k})")
+    if math.isinf(alg.c):
+        raise ValueError("c must be finite")
+    n = problem.n
+    if alg.sampling is Sampling.SHUFFLE and alg.batch_size != n:
+        raise ValueError(
+            f"sampling='shuffle' with batch_size={alg.batch_size} < n={n} is not covered "
+            "(batches within an epoch depend on the past); use 'replacement' or 'poisson'")
+    T = int(result.steps)
+    if not np.array_equal(result.record_steps, np.arange(T + 1)):
+        raise ValueError("result must record every step: run(..., record_every=1)")
+    a = check_open_unit("a", a)
+    G = globals()["smoothness"](problem) if smoothness is None else check_positive("smoothness", smoothness)
+    f_inf = infimum(problem) if f_inf is None else check_real("f_inf", f_inf)
+    c, alpha, dim = float(alg.c), float(alg.lr), problem.dim
+    kappa = poisson_kappa(alg.sample_rate, n) if alg.sampling is Sampling.POISSON else 1.0
+    sigma = alg.noise_std(n) if isinstance(alg, DPSGD) else 0.0
+    K = kappa * c * c + dim * sigma * sigma
+
+    X = result.trajectory[:, :T]  # x_1 .. x_T: the points where a step is taken
+    lhs = stationarity_along(problem, X, c, a, sharp=sharp).mean(axis=1)
+    bias = clipping_bias_along(problem, X, c).mean(axis=1)
+    x1 = result.trajectory[:, 0]
+    D_f = np.array([problem.loss(x) for x in x1]) - f_inf
+    if np.any(D_f < -1e-9 * (1.0 + abs(f_inf))):
+        raise ValueError(f"f_inf={f_inf} exceeds f(x_1) for some run: it is not a lower bound")
+    D_f = np.maximum(D_f, 0.0)
+    descent = D_f / (alpha * T)
+    variance = G * alpha * K / 2.0
+    q = descent + variance - lhs + bias
+    runs = q.shape[0]
+    se = float(q.std(ddof=1) / math.sqrt(runs)) if runs > 1 else math.inf
+    return RunBound(lhs, bias, descent, variance, D_f, G, alpha, c, K, kappa, sigma, T, dim,
+                    float(q.mean()), se)
 
 
 # ----------------------------------------------------------------------- right-hand sides
@@ -259,6 +705,21 @@ def theorem1_rhs(D_f, smoothness, alpha, c, T) -> float:
     """
     c = check_positive("c", c)
     return descent_rhs(D_f, smoothness, alpha, T, c * c)
+
+
+def theorem2_rhs(D_f, smoothness, alpha, c, T, mean_bias) -> float:
+    r"""Theorem 2 (any noise): :math:`D_f/(\alpha T) + G\alpha c^2/2 + \frac1T\sum_t \mathbb E b_t`.
+
+    ``mean_bias`` is :math:`\frac1T\sum_t \mathbb E b_t` (any sign; see
+    :func:`clipping_bias_along`).
+
+    Examples
+    --------
+    >>> theorem2_rhs(2.0, 1.0, 0.1, 1.0, 100, mean_bias=0.05)
+    0.3
+    """
+    mean_bias = check_real("mean_bias", mean_bias)
+    return theorem1_rhs(D_f, smoothness, alpha, c, T) + mean_bias
 
 
 def poisson_kappa(q, n) -> float:
