@@ -113,7 +113,12 @@ def machine_info():
 
 
 # ---------------------------------------------------------------------- the limits
+_KERNELS = []
+
+
 def _stream_kernels():
+    if _KERNELS:
+        return _KERNELS[0]
     from numba import njit, prange
 
     @njit(cache=True, fastmath=True)
@@ -139,7 +144,72 @@ def _stream_kernels():
             for j in range(X.shape[1]):
                 out[j] += X[i, j]
 
-    return stream_sum, stream_sum_parallel, gather_rows
+    _KERNELS.append((stream_sum, stream_sum_parallel, gather_rows))
+    return _KERNELS[0]
+
+
+def limit_competitors(cfg, X, k, zig=False):
+    """Callables measuring the relevant limit, raced together with the workload.
+
+    Returns {name: (callable, units per call)}: bytes for the bandwidth limits (k = 0),
+    Gaussians for the generator limits (k > 0).
+    """
+    import numba
+
+    stream_sum, _, gather_rows = _stream_kernels()
+    if k == 0:
+        flat = X.ravel()
+        n, d = X.shape
+        gen = np.random.default_rng(7)
+        batches = [np.sort(gen.choice(n, cfg["batch"], replace=False)) for _ in range(100)]
+        out = np.empty(d)
+        stream_sum(flat[:64])
+        gather_rows(X, batches[0], out)
+
+        def one_thread(fn):
+            def call():
+                th = numba.get_num_threads()
+                numba.set_num_threads(1)
+                try:
+                    return fn()
+                finally:
+                    numba.set_num_threads(th)
+            return call
+
+        def rows():
+            for idx in batches:
+                gather_rows(X, idx, out)
+
+        return {"limit_stream_read_1core": (one_thread(lambda: stream_sum(flat)), flat.nbytes),
+                "limit_random_rows_1core": (rows, len(batches) * cfg["batch"] * d * 8)}
+    m = 1 << 20
+    reps = 2 if cfg["quick"] else 8
+    buf = np.empty(m)
+    g = np.random.default_rng(1)
+    st = spawn_states(1, 1)[0].copy()
+    fill_normal(st, buf[:8])
+
+    def np_normals():
+        for _ in range(reps):
+            g.standard_normal(out=buf)
+
+    def fn_normals():
+        for _ in range(reps):
+            fill_normal(st, buf)
+
+    comp = {"limit_numpy_standard_normal_1core": (np_normals, reps * m),
+            "limit_clipsgd_fill_normal_1core": (fn_normals, reps * m)}
+    if zig:
+        import prototypes as P
+
+        P.fill_normal_ziggurat(st, buf[:8])
+
+        def zig_normals():
+            for _ in range(reps):
+                P.fill_normal_ziggurat(st, buf)
+
+        comp["limit_ziggurat_prototype_1core"] = (zig_normals, reps * m)
+    return comp
 
 
 def measure_limits(cfg, X):
@@ -385,10 +455,15 @@ def workload_bc(cfg, X, y, k, limits, protos, zig_rate=None):
                                    rownorm=rownorm)
             go()
             fns["proto_" + gname] = go
-    best, _, outs = race(fns, cfg["repeats"])
+    limits_here = limit_competitors(cfg, X, k, zig=bool(protos and k > 0))
+    for name, (fn, _) in limits_here.items():
+        fns[name] = fn
+    with _one_blas_thread():
+        best, _, outs = race(fns, cfg["repeats"])
     t_eng, t_call, t_np = min(kernel), best["engine"], best["numpy"]
     res = outs["engine"]
     x_np = outs["numpy"][0]
+    raced = {name: units / best[name] / (1e9 if k == 0 else 1e6) for name, (_, units) in limits_here.items()}
     seen = int(round(res.mean_batch.sum() * T / res.mean_batch.shape[1]))
     out = {
         "what": (f"DP-SGD logistic regression n = {n}, d = {d}, Poisson rate {q:.5f} (expected batch "
@@ -400,18 +475,19 @@ def workload_bc(cfg, X, y, k, limits, protos, zig_rate=None):
         "examples_processed": seen,
         "final_loss": {"engine": float(p.loss(res.x[0])), "numpy": float(p.loss(x_np))},
     }
-    bw = limits["memory_bandwidth"]
-    gs = limits["gaussian_throughput"]
+    # limits measured in the same race (same load); the standalone ones are in "limits"
+    out["limits_in_race"] = {k_ + ("_GBps" if k == 0 else "_Mps"): v for k_, v in raced.items()}
 
     def bandwidth_fractions(eff):
-        return {"stream_read_1core": eff / bw["stream_read_1core_GBps"],
-                "stream_read_all_cores": eff / bw["stream_read_all_cores_GBps"],
-                "random_rows_1core": eff / bw["random_rows_1core_GBps"]}
+        return {"stream_read_1core": eff / raced["limit_stream_read_1core"],
+                "random_rows_1core": eff / raced["limit_random_rows_1core"]}
 
-    def gauss_fractions(rate, zr=None):
-        f = {"numpy_standard_normal_1core": rate / gs["numpy_standard_normal_1core_Mps"],
-             "clipsgd_fill_normal_1core": rate / gs["clipsgd_fill_normal_1core_Mps"],
-             "best_1core": rate / max(gs["best_1core_Mps"], zr or 0.0)}
+    def gauss_fractions(rate, with_zig=False):
+        npy = raced["limit_numpy_standard_normal_1core"]
+        fnn = raced["limit_clipsgd_fill_normal_1core"]
+        zr = raced.get("limit_ziggurat_prototype_1core")
+        f = {"numpy_standard_normal_1core": rate / npy, "clipsgd_fill_normal_1core": rate / fnn,
+             "best_1core": rate / max(npy, fnn, zr if with_zig and zr else 0.0)}
         if zr:
             f["ziggurat_1core"] = rate / zr
         return f
@@ -446,10 +522,28 @@ def workload_bc(cfg, X, y, k, limits, protos, zig_rate=None):
                 out["prototypes"]["P2_glm_clip_from_norms"] = e
             else:
                 e["effective_Mps"] = (seen_p * d + T * d) / t_p / 1e6
-                e["fraction_of_gaussian_throughput"] = gauss_fractions(
-                    e["effective_Mps"], zig_rate if gname == "ziggurat" else None)
+                e["fraction_of_gaussian_throughput"] = gauss_fractions(e["effective_Mps"], gname == "ziggurat")
                 out["prototypes"]["P2_fused_perturbation_" + gname.replace("-", "_")] = e
     return out
+
+
+class _one_blas_thread:
+    """Limit BLAS to one thread (the engine runs one run on one core; on a shared 2-core
+    machine a 2-thread BLAS stalls badly whenever the other core is busy)."""
+
+    def __enter__(self):
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            self._ctx = None
+            return self
+        self._ctx = threadpool_limits(1)
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)
 
 
 # ------------------------------------------------------------------ (d) diagnostics
@@ -655,14 +749,15 @@ def scaling(cfg, limits):
     alg = ClippedSGD(lr=0.01, c=1.0)
     T = cfg["scale_a_steps"]
     for R in cfg["scale_runs"]:
-        te, _, _ = best_of(lambda: run(p, alg, steps=T, runs=R, record_every=T, record_loss=False).wall_time, 2)
-        tk = min(run(p, alg, steps=T, runs=R, record_every=T, record_loss=False).wall_time for _ in range(2))
-        tn, _, _ = best_of(lambda: numpy_mc_quadratic(p.X[:, 0], R, T, 0.01, 1.0, 0), 2)
         st = spawn_states(0, R)
         lrs = alg.learning_rates(T)
-        tp, _, _ = best_of(lambda: P.mc_quadratic_lockstep(p.X[:, 0], st, lrs, 1.0, np.zeros(R)), 2)
-        out["runs"].append({"runs": R, "steps": T, "engine_call_s": te, "engine_s": tk, "numpy_s": tn,
-                            "prototype_lockstep_s": tp})
+        kern = []
+        best, _, _ = race({
+            "engine": lambda: kern.append(run(p, alg, steps=T, runs=R, record_every=T, record_loss=False).wall_time),
+            "numpy": lambda: numpy_mc_quadratic(p.X[:, 0], R, T, 0.01, 1.0, 0),
+            "proto": lambda: P.mc_quadratic_lockstep(p.X[:, 0], st, lrs, 1.0, np.zeros(R))}, 3)
+        out["runs"].append({"runs": R, "steps": T, "engine_call_s": best["engine"], "engine_s": min(kern),
+                            "numpy_s": best["numpy"], "prototype_lockstep_s": best["proto"]})
     T = cfg["scale_b_steps"]
     n_d = cfg["scale_n_for_d"]
     for d in cfg["scale_d"]:
@@ -682,13 +777,17 @@ def _scale_point(X, y, batch, T, **label):
     p = problems.logistic(X, y)
     alg = DPSGD(lr=0.5, c=1.0, noise_multiplier=1.0, sample_rate=q)
     run(p, alg, steps=1, record_loss=False)
-    te = min(run(p, alg, steps=T, record_every=T, record_loss=False).wall_time for _ in range(2))
-    tn, _, _ = best_of(lambda: numpy_dpsgd_logistic(X, y, T, 0.5, 1.0, 1.0, 0, q, 0), 2)
     rn = np.sqrt(np.einsum("ij,ij->i", X, X))
     lrs = alg.learning_rates(T)
-    tp, _, _ = best_of(lambda: P.glm_dpsgd(X, y, np.zeros(d), spawn_states(0, 1)[0].copy(), lrs, 1.0, 1.0,
-                                           0.0, q, rownorm=rn), 2)
-    return dict(label, n=n, steps=T, expected_batch=batch, engine_s=te, numpy_s=tn, prototype_glm_s=tp)
+    kern = []
+    with _one_blas_thread():
+        best, _, outs = race({
+            "engine": lambda: kern.append(run(p, alg, steps=T, record_every=T, record_loss=False).wall_time),
+            "numpy": lambda: numpy_dpsgd_logistic(X, y, T, 0.5, 1.0, 1.0, 0, q, 0),
+            "proto": lambda: P.glm_dpsgd(X, y, np.zeros(d), spawn_states(0, 1)[0].copy(), lrs, 1.0, 1.0,
+                                         0.0, q, rownorm=rn)}, 3)
+    return dict(label, n=n, steps=T, expected_batch=batch, engine_s=min(kern), numpy_s=best["numpy"],
+                prototype_glm_s=best["proto"])
 
 
 def make_plots(scale, folder):
