@@ -453,7 +453,7 @@ class PerturbedDrift:
         self.k = check_nonnegative("k", k)
         self.d = problem.dim
         if rho_max is None:
-            pts = [np.zeros(problem.dim)] + ([np.asarray(problem.x_star, float)] if problem.x_star is not None else [])
+            pts = [np.zeros(problem.dim), minimiser(problem)]
             rho_max = 2.0 * max(float(np.linalg.norm(problem.per_example_grads(p), axis=1).max()) for p in pts)
             rho_max += self.c + 10.0 * self.k
         self.rho_max = check_positive("rho_max", rho_max)
@@ -494,9 +494,9 @@ class PerturbedDrift:
         return (G * fac[:, None]).mean(axis=0)
 
     def fixed_point(self, x0=None, tol=1e-10):
-        """A zero of :math:`h_k` (``scipy.optimize.root`` from ``x0``, default x*); raises if
-        the residual exceeds ``tol``. Returns (x, residual)."""
-        x0 = np.asarray(self.problem.x_star if x0 is None else x0, float)
+        """A zero of :math:`h_k` (``scipy.optimize.root`` from ``x0``, default the minimiser); raises if
+        the residual exceeds ``tol``. Returns (x, residual)."""  # noqa: D401
+        x0 = minimiser(self.problem) if x0 is None else np.asarray(x0, float)
         sol = root(self, x0, method="hybr", options={"xtol": 1e-14})
         res = float(np.linalg.norm(self(sol.x)))
         if not res <= tol:  # pragma: no cover - reported, not hidden
@@ -576,10 +576,11 @@ def simulate_stationary_mean(problem, algorithm, burn, tail, runs, seed=0, x0=No
 
 
 # ================================================================== the three problems
-def skewed_quadratic(n=1000, d=10, scale=1.0, seed=0) -> Problem:
+def skewed_quadratic(n=1000, d=10, scale=1.0, center=1.0, seed=0) -> Problem:
     r"""A d-dimensional quadratic finite sum with skewed gradient noise.
 
-    Atoms :math:`a_i = \text{scale}\,(E_i - \mathbf 1)`, :math:`E_{ij} \sim \mathrm{Exp}(1)`
+    Atoms :math:`a_i = \text{center}\,\mathbf 1 + \text{scale}\,(E_i - \mathbf 1)`,
+    :math:`E_{ij} \sim \mathrm{Exp}(1)`
     i.i.d. (seeded): the noise :math:`\xi_i = x^* - a_i` has a right-skewed, heavy-ish tail
     in every coordinate (third central moment :math:`2\,\text{scale}^3` per coordinate).
 
@@ -591,7 +592,7 @@ def skewed_quadratic(n=1000, d=10, scale=1.0, seed=0) -> Problem:
     d = check_int("d", d, 1)
     scale = check_positive("scale", scale)
     rng = np.random.default_rng(np.random.SeedSequence(check_int("seed", seed, 0)))
-    A = scale * (rng.exponential(size=(n, d)) - 1.0)
+    A = float(center) + scale * (rng.exponential(size=(n, d)) - 1.0)
     return problems.quadratic(A, name=f"skewed_quadratic[n={n},d={d}]")
 
 
@@ -604,7 +605,7 @@ def replicate(problem: Problem, copies) -> Problem:
     return problems.quadratic(np.repeat(problem.X, copies, axis=0), name=f"{problem.name}x{copies}")
 
 
-BREAST_CANCER_FEATURES = (1, 27)  # mean texture, worst concave points (scikit-learn order)
+BREAST_CANCER_FEATURES = (21, 27)  # worst texture, worst concave points (scikit-learn order)
 
 
 def breast_cancer_logistic(features=BREAST_CANCER_FEATURES, seed=0):
@@ -662,3 +663,436 @@ def clipped_fixed_point(problem: Problem, c, x0=None, lr=1.0, steps=20000, tol=1
     if not np.linalg.norm(h(sol.x)) <= tol:  # pragma: no cover - reported, not hidden
         raise RuntimeError(f"clipped fixed point not found (|h| = {np.linalg.norm(h(sol.x)):.2e})")
     return sol.x
+
+
+# ======================================================== rivals at an equal privacy budget
+@dataclass(frozen=True)
+class Rival:
+    """One method of the comparison: its description, and whether clipsgd accounts it."""
+
+    label: str
+    algorithm: object
+    private: bool
+    note: str = ""
+
+
+def quantile_noise_split(noise_multiplier, count_share=0.1):
+    r"""Noise multipliers :math:`(z_g, \sigma_b)` of quantile clipping whose combined
+    Gaussian release has effective multiplier ``noise_multiplier``:
+    :math:`(z_g^{-2} + (2\sigma_b)^{-2})^{-1/2} = z` with the share
+    :math:`(2\sigma_b)^{-2}/z^{-2}` = ``count_share`` of the budget spent on the count.
+
+    >>> zg, sb = quantile_noise_split(1.0, 0.1)
+    >>> round((zg ** -2 + (2 * sb) ** -2) ** -0.5, 12)
+    1.0
+    """
+    z = check_positive("noise_multiplier", noise_multiplier)
+    share = float(count_share)
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"count_share must be in (0, 1) (got {count_share!r})")
+    return z / math.sqrt(1.0 - share), z / (2.0 * math.sqrt(share))
+
+
+def rival_methods(c, lr, sample_rate, noise_multiplier, ks=(), gamma=0.01, c2=None, target_quantile=0.9,
+                  quantile_lr=0.2, count_share=0.1):
+    r"""The methods compared at one noise level (Poisson sampling, rate ``sample_rate``).
+
+    * DP-SGD (k = 0) and DP-SGD with the perturbation, for each k in ``ks`` (same z: the
+      perturbation is free in privacy);
+    * AUTO-S with output scale c (sensitivity < c, same z);
+    * quantile clipping with :func:`quantile_noise_split` (effective multiplier z);
+    * DiceSGD with :math:`C_1 = c` and :math:`C_2` = ``c2`` (default c, which always
+      satisfies :math:`\lVert h_0(x^*)\rVert \le C_1 \le C_2`), the same z, **labelled
+      non-private** (no accountant covers its error feedback).
+    """
+    z = check_nonnegative("noise_multiplier", noise_multiplier)
+    kw = dict(lr=lr, c=c, sample_rate=sample_rate)
+    out = [Rival("DP-SGD (k = 0)", DPSGD(noise_multiplier=z, **kw), z > 0)]
+    for k in ks:
+        out.append(Rival(f"DP-SGD + perturbation, k = {k:g}", DPSGD(noise_multiplier=z, k=k, **kw), z > 0))
+    out.append(Rival(f"AUTO-S (gamma = {gamma:g})", AutoClipSGD(noise_multiplier=z, gamma=gamma, **kw), z > 0))
+    if z > 0:
+        zg, sb = quantile_noise_split(z, count_share)
+    else:
+        zg, sb = 0.0, 0.0
+    out.append(Rival(f"quantile clipping (target {target_quantile:g})",
+                     QuantileClipDPSGD(noise_multiplier=zg, count_noise_multiplier=sb, target_quantile=target_quantile,
+                                       quantile_lr=quantile_lr, **kw), z > 0,
+                     f"z_grad = {zg:.3g}, count sigma = {sb:.3g}"))
+    out.append(Rival(f"DiceSGD (C2 = {c if c2 is None else c2:g})",
+                     DiceSGD(noise_multiplier=z, c2=c if c2 is None else c2, **kw), False,
+                     "NON-PRIVATE: same noise, no valid accounting"))
+    return out
+
+
+def rivals_at_equal_privacy(problem, x_star, *, epsilon, delta, sample_rate, steps, lr, c, runs, seed=0,
+                            x0=None, ks=(), target=None, tail_fraction=0.25, log=None, accountant="pld",
+                            score=None, **rival_kw):
+    """Calibrate one noise multiplier to ``epsilon`` (PLD, Poisson sampling), run every
+    :func:`rival_methods` entry at it and measure its final distance to ``x_star``.
+
+    Returns a dict: ``noise_multiplier``, ``rows`` (one per method: label, private,
+    epsilon as reported by the run, bias ||E x_bar - x*|| of the tail-averaged iterate,
+    its noise floor, RMS distance, steps until the across-runs mean iterate is within
+    ``target``, and ``score``: the mean over runs of ``score(x_bar)`` if given, e.g. test
+    accuracy) and ``curves`` (distance of the mean iterate along training). ``accountant``
+    is used both to calibrate and to report; "rdp" is faster and, being an upper bound,
+    never overstates the privacy.
+    """
+    from .privacy import calibrate_noise_multiplier
+
+    z = calibrate_noise_multiplier(epsilon, delta, sample_rate, steps, accountant=accountant)
+    xs = np.asarray(x_star, float)
+    rows, curves = [], []
+    for rv in rival_methods(c, lr, sample_rate, z, ks=ks, **rival_kw):
+        if log:
+            log(f"    {rv.label}: {runs} runs x {steps} steps")
+        res = run(problem, rv.algorithm, steps=steps, runs=runs, seed=seed, x0=x0,
+                  record_every=max(1, steps // 200), record_loss=False, delta=delta, accountant=accountant)
+        est = tail_estimate(res, int(steps * (1 - tail_fraction)))
+        dist = np.linalg.norm(res.trajectory.mean(axis=0) - xs, axis=1)
+        hit = np.flatnonzero(dist <= target) if target is not None else np.array([], int)
+        if rv.private and res.privacy is None:  # pragma: no cover - would be an accounting bug
+            raise RuntimeError(f"{rv.label} is private but its run reports no privacy")
+        rows.append({
+            "method": rv.label, "private": rv.private,
+            "epsilon": float(res.privacy.epsilon) if res.privacy is not None else None,
+            "noise_multiplier": float(getattr(rv.algorithm, "noise_multiplier", 0.0)),
+            "note": rv.note, "bias": est.bias(xs), "noise_floor": est.noise_floor, "rms": est.rms(xs),
+            "steps_to_target": int(res.record_steps[hit[0]]) if hit.size else None,
+            "final_threshold": float(np.median(res.clip_threshold[:, -1])),
+            "score": float(np.mean([score(x) for x in est.per_run])) if score is not None else None,
+        })
+        curves.append({"steps": res.record_steps, "distance": dist, "label": rv.label,
+                       "style": "--" if not rv.private else "-"})
+    return {"noise_multiplier": z, "epsilon": epsilon, "delta": delta, "sample_rate": sample_rate, "steps": steps,
+            "lr": lr, "c": c, "runs": runs, "target": target, "rows": rows, "curves": curves,
+            "accountant": accountant, "expected_batch": sample_rate * problem.n,
+            "noise_std_on_mean": z * c / (sample_rate * problem.n)}
+
+
+def _privacy_table(pr, score_name=None) -> str:
+    sc = f" {score_name} |" if score_name else ""
+    lines = ["| method | privacy | epsilon (run's report) | bias ||E x_bar - x*|| (+/- MC) | RMS ||x_bar - x*|| "
+             f"| steps until ||E x_t - x*|| <= {pr['target']:g} |{sc}",
+             "|---|---|---|---|---|---|" + ("---|" if score_name else "")]
+    for r in pr["rows"]:
+        priv = "accounted" if r["private"] else "**non-private**"
+        eps = f"{r['epsilon']:.3f}" if r["epsilon"] is not None else "none (not accounted)"
+        st = str(r["steps_to_target"]) if r["steps_to_target"] is not None else "never"
+        note = f" ({r['note']})" if r["note"] else ""
+        extra = f" {r['score']:.3f} |" if score_name else ""
+        lines.append(f"| {r['method']}{note} | {priv} | {eps} | {r['bias']:.4f} (+/- {r['noise_floor']:.4f}) "
+                     f"| {r['rms']:.4f} | {st} |{extra}")
+    return "\n".join(lines)
+
+
+# ============================================================================ the studies
+def _config(quick: bool) -> dict:
+    """Sizes of the experiment. Quick mode is a smoke run (~30 s): fewer runs, steps and
+    k values, and the (faster, looser) RDP accountant for calibration and reports."""
+    acc = "rdp" if quick else "pld"
+    if quick:
+        return {
+            "ex1": dict(c=1.0, ks_exact=np.geomspace(0.25, 256.0, 29), sim_ks=(0.0, 2.0, 8.0), sim_runs=200,
+                        sim_lr=0.02, burn_tau=10, tail_tau=40, min_tail=4000, price_ks=(0.0, 8.0, 16.0, 32.0, 64.0),
+                        target=0.1, rival_runs=100, rival_steps=5000, rival_lr=0.02,
+                        privacy=dict(copies=1000, sample_rate=0.003, steps=5000, lr=0.05, epsilon=1.0, delta=1e-5,
+                                     runs=20, ks=(4.0, 16.0), target=0.1, accountant=acc)),
+            "quad": dict(n=1000, d=10, scale=1.0, c=1.0, ks_exact=(1.0, 2.0, 4.0, 8.0), sim_ks=(0.0, 2.0),
+                         sim_runs=40, sim_lr=0.05, burn_tau=10, tail_tau=20, min_tail=4000, target=0.03,
+                         privacy=dict(sample_rate=0.02, steps=4000, lr=0.05, epsilon=2.0, delta=1e-5, runs=20,
+                                      ks=(2.0, 8.0), target=0.03, accountant=acc)),
+            "logistic": dict(c=0.5, ks_exact=(0.5, 1.0, 2.0, 4.0, 8.0), target=0.1, sim_ks=(0.0,),
+                             sim_lrs=(0.06, 0.03), sim_runs=20, sim_steps_tau=8,
+                             privacy=dict(sample_rate=0.05, steps=2000, lr=0.5, epsilon=2.0, delta=1e-5, runs=20,
+                                          ks=(1.0, 4.0), target=0.3, accountant=acc)),
+        }
+    return {
+        "ex1": dict(c=1.0, ks_exact=np.geomspace(0.25, 256.0, 29), sim_ks=(0.0, 2.0, 8.0, 32.0), sim_runs=1000,
+                    sim_lr=0.02, burn_tau=10, tail_tau=40, min_tail=20000,
+                    price_ks=(0.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0),
+                    target=0.1, rival_runs=500, rival_steps=10000, rival_lr=0.02,
+                    privacy=dict(copies=1000, sample_rate=0.003, steps=20000, lr=0.05, epsilon=1.0, delta=1e-5,
+                                 runs=100, ks=(4.0, 16.0), target=0.1, accountant=acc)),
+        "quad": dict(n=1000, d=10, scale=1.0, c=1.0, ks_exact=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+                     sim_ks=(0.0, 1.0, 2.0, 4.0, 8.0), sim_runs=200, sim_lr=0.05, burn_tau=10, tail_tau=40,
+                     min_tail=20000, target=0.03,
+                     privacy=dict(sample_rate=0.02, steps=10000, lr=0.05, epsilon=2.0, delta=1e-5, runs=100,
+                                  ks=(2.0, 8.0), target=0.03, accountant=acc)),
+        "logistic": dict(c=0.5, ks_exact=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), target=0.1, sim_ks=(0.0, 1.0),
+                         sim_lrs=(0.06, 0.03), sim_runs=100, sim_steps_tau=8,
+                         privacy=dict(sample_rate=0.05, steps=4000, lr=0.5, epsilon=2.0, delta=1e-5, runs=100,
+                                      ks=(1.0, 4.0), target=0.3, accountant=acc)),
+    }
+
+
+def _slope(k, y):
+    """Least-squares slope of log y on log k."""
+    k, y = np.asarray(k, float), np.asarray(y, float)
+    return float(np.polyfit(np.log(k), np.log(y), 1)[0])
+
+
+def _relaxation_steps(drift, x_k, lr) -> float:
+    """1 / (lr * smallest eigenvalue of the symmetric part of the Jacobian of h_k at x_k)."""
+    d = len(x_k)
+    J = np.empty((d, d))
+    for j in range(d):
+        e = np.zeros(d)
+        e[j] = 1e-5 * max(1.0, abs(x_k[j]))
+        J[:, j] = (drift(x_k + e) - drift(x_k - e)) / (2 * e[j])
+    lam = float(np.linalg.eigvalsh(0.5 * (J + J.T)).min())
+    return 1.0 / (lr * lam)
+
+
+def _sim_point(problem, c, k, lr, x_k, drift, runs, seed, burn_tau, tail_tau, min_tail, x0):
+    """Tail-averaged stationary mean of ClippedSGD(k) with burn-in/tail set by the
+    relaxation time at x_k; returns (TailEstimate, Result, tau)."""
+    tau = _relaxation_steps(drift, np.atleast_1d(np.asarray(x_k, float)), lr)
+    burn = int(math.ceil(burn_tau * tau))
+    tail = int(max(min_tail, math.ceil(tail_tau * tau)))
+    est, res = simulate_stationary_mean(problem, ClippedSGD(lr=lr, c=c, k=k), burn, tail, runs, seed=seed, x0=x0,
+                                        return_result=True)
+    return est, res, tau
+
+
+def _first_hit(res, x_star, target):
+    dist = np.linalg.norm(res.trajectory.mean(axis=0) - np.asarray(x_star, float), axis=1)
+    hit = np.flatnonzero(dist <= target)
+    return int(res.record_steps[hit[0]]) if hit.size else math.inf
+
+
+def study_example1(ctx, cfg) -> dict:
+    """Example 1: exact limits, bounds, Monte Carlo, price, rivals (exact + simulated), privacy."""
+    prob, c = problems.example1(), cfg["c"]
+    xs, x0 = 1.0, np.zeros(1)
+    out = {"c": c, "x_star": xs}
+    # ---- exact: distance vs k, Theorem B, asymptote
+    bnd = [perturbation_bound(prob, c, k) for k in cfg["ks_exact"]]
+    out["exact"] = {"k": list(cfg["ks_exact"]), "distance": [b.distance for b in bnd], "sharp": [b.sharp for b in bnd],
+                    "explicit": [b.explicit for b in bnd], "asymptotic": [abs(b.asymptotic) for b in bnd],
+                    "x_k": [b.x_k for b in bnd]}
+    big = np.asarray(cfg["ks_exact"]) >= 16
+    out["exact"]["slope_k_ge_16"] = _slope(np.asarray(cfg["ks_exact"])[big], np.asarray(out["exact"]["distance"])[big])
+    x_plain = stationary_points(prob, c).points[0]
+    out["plain_clipping_limit"] = x_plain
+    # ---- Monte Carlo vs exact (with the O(lr) correction)
+    lr = cfg["sim_lr"]
+    sims = []
+    for k in cfg["sim_ks"]:
+        xk = stationary_points(prob, c, k).points[0]
+        drift = lambda x, k=k: np.atleast_1d(expected_clipped_gradient(prob, float(x[0]), c, k))  # noqa: E731
+        ctx.log(f"  Example 1: clipped SGD k = {k:g}, {cfg['sim_runs']} runs")
+        est, res, tau = _sim_point(prob, c, k, lr, xk, drift, cfg["sim_runs"], ctx.seed, cfg["burn_tau"],
+                                   cfg["tail_tau"], cfg["min_tail"], x0)
+        shift = stationary_mean_shift(prob, c, k, lr)
+        sims.append({"k": k, "exact": xk, "lr_shift": shift, "sim_mean": float(est.mean[0]), "se": float(est.se[0]),
+                     "z_score": float((est.mean[0] - xk - shift) / est.se[0]), "burn": est.burn,
+                     "tail": est.steps - est.burn, "tau": tau, "runs": cfg["sim_runs"],
+                     "steps_to_target": _first_hit(res, [xs], cfg["target"])})
+    out["simulated"] = sims
+    # ---- the price: exact mean-field steps to the target from x0 = 0
+    ks_p = np.asarray(cfg["price_ks"], float)
+    out["price"] = {"k": ks_p.tolist(), "lr": lr, "target": cfg["target"], "x0": 0.0,
+                    "steps": mean_field_steps_to_target(prob, c, ks_p, lr, 0.0, cfg["target"]).tolist()}
+    fin = np.isfinite(out["price"]["steps"]) & (ks_p >= 24)
+    out["price"]["slope_large_k"] = _slope(ks_p[fin], np.asarray(out["price"]["steps"])[fin]) if fin.sum() >= 2 else None
+    # ---- rivals without noise: exact limits and simulation
+    out["rivals"] = _example1_rivals(ctx, prob, cfg)
+    # ---- rivals at equal privacy on Example 1 replicated
+    pc = cfg["privacy"]
+    big_prob = replicate(prob, pc["copies"])
+    ctx.log(f"  Example 1 x {pc['copies']}: rivals at epsilon = {pc['epsilon']:g}")
+    out["privacy"] = rivals_at_equal_privacy(
+        big_prob, [xs], epsilon=pc["epsilon"], delta=pc["delta"], sample_rate=pc["sample_rate"], steps=pc["steps"],
+        lr=pc["lr"], c=c, runs=pc["runs"], seed=ctx.seed, x0=x0, ks=pc["ks"], target=pc["target"], log=ctx.log,
+        accountant=pc["accountant"])
+    return out
+
+
+def _example1_rivals(ctx, prob, cfg) -> list:
+    """Exact limits of each rival on Example 1 and their simulated means (no noise)."""
+    c, lr, runs, steps = cfg["c"], cfg["rival_lr"], cfg["rival_runs"], cfg["rival_steps"]
+    fp_ok = exact_rivals.dice_fixed_point(prob, c, 3.0)
+    fp_bad = exact_rivals.dice_fixed_point(prob, c, 0.1)
+    q9 = exact_rivals.quantile_fixed_points(prob, 0.9).points[0]
+    q5 = exact_rivals.quantile_fixed_points(prob, 0.5).points[0]
+    auto = exact_rivals.auto_clip_stationary_point(prob, c, 0.01)
+    _, es = exact_rivals.dice_full_batch(prob, c, 0.1, lr=0.1, steps=4000, record_every=1000)
+    e_rate = float((es[-1, 0] - es[-2, 0]) / 1000)
+    kw = dict(lr=lr, c=c, sampling="replacement")
+    rows = [
+        ("clipped SGD (k = 0)", ClippedSGD(**kw), stationary_points(prob, c).points[0],
+         "zero of h_0: the clipping bias"),
+        ("perturbed clipping, k = 8", ClippedSGD(k=8.0, **kw), stationary_points(prob, c, 8.0).points[0],
+         "the paper's fix: bias -> E[xi^3]/(6k^2)"),
+        ("AUTO-S, gamma = 0.01", AutoClipSGD(gamma=0.01, **kw), auto,
+         "normalisation keeps only signs: goes to the median -3, not the mean"),
+        ("DiceSGD, C2 = 3", DiceSGD(c2=3.0, **kw), float(fp_ok.x[0]),
+         f"C2 >= |h_0(x*)| = {fp_ok.required_c2:.4f}: fixed point (x*, e* = {float(fp_ok.e[0]):.4f})"),
+        ("DiceSGD, C2 = 0.1", DiceSGD(c2=0.1, **kw), float(fp_bad.x[0]),
+         f"C2 < |h_0(x*)|: no fixed point; x stops where h_0 = C2, e drifts by {float(fp_bad.e_drift[0]):.3f}/step "
+         f"(full-batch dynamics: {e_rate:.3f}/step)"),
+        ("quantile clipping, target 0.9, eta_c = 0.2", QuantileClipDPSGD(target_quantile=0.9, quantile_lr=0.2,
+                                                                          noise_multiplier=0.0, **kw), q9.x,
+         f"c -> 3rd smallest |g_i| = {q9.c:g}: nothing clipped at the fixed point (mean-field, eta_c -> 0)"),
+        ("quantile clipping, target 0.9, eta_c = 0.02", QuantileClipDPSGD(target_quantile=0.9, quantile_lr=0.02,
+                                                                           noise_multiplier=0.0, **kw), q9.x,
+         "smaller threshold step: closer to the mean-field fixed point"),
+        ("quantile clipping, target 0.5", QuantileClipDPSGD(target_quantile=0.5, quantile_lr=0.2,
+                                                            noise_multiplier=0.0, **kw), q5.x,
+         "degenerate: c -> 0 on the two atoms at -3 (the median)"),
+    ]
+    out = []
+    for label, alg, exact_x, why in rows:
+        ctx.log(f"  Example 1 rival: {label}")
+        res = run(prob, alg, steps=steps, runs=runs, seed=ctx.seed, record_every=max(1, steps // 200),
+                  record_loss=False)
+        est = tail_estimate(res, steps // 2)
+        out.append({"method": label, "exact_limit": float(exact_x), "sim_mean": float(est.mean[0]),
+                    "se": float(est.se[0]), "final_threshold": float(np.median(res.clip_threshold[:, -1])),
+                    "why": why, "private": False})
+    return out
+
+
+def _dd_exact(prob, c, ks, xs, x0, target, lr, log):
+    """Exact (quadrature) fixed points x_k, distances and mean-field steps to the target."""
+    rows = []
+    for k in ks:
+        D = PerturbedDrift(prob, c, k)
+        xk, resid = D.fixed_point(x0=xs)
+        T = D.time_to_target(x0, xs, target)
+        rows.append({"k": k, "x_k": xk.tolist(), "distance": float(np.linalg.norm(xk - xs)), "residual": resid,
+                     "steps_to_target": T / lr, "interpolation_error": D.interpolation_error})
+        log(f"  exact k = {k:g}: ||x_k - x*|| = {rows[-1]['distance']:.3e}")
+    return rows
+
+
+def _asymptote_dd(prob, xs, k):
+    """||E[||xi||^2 xi]|| / (2(d+2)k^2) (theory/perturbation_nd.py, part (c)), with
+    xi_i = grad f_i(x*)."""
+    G = prob.per_example_grads(xs)
+    return float(np.linalg.norm(np.mean(np.sum(G**2, axis=1)[:, None] * G, axis=0)) / (2.0 * (prob.dim + 2) * k * k))
+
+
+def study_quadratic(ctx, cfg) -> dict:
+    """d-D quadratic with skewed atoms: exact d-D limits, simulation, price, DiceSGD, privacy."""
+    prob = skewed_quadratic(cfg["n"], cfg["d"], cfg["scale"], seed=0)
+    c, xs, x0, lr = cfg["c"], prob.x_star, np.zeros(cfg["d"]), cfg["sim_lr"]
+    out = {"name": prob.name, "c": c, "n": prob.n, "d": prob.dim, "x_star_norm": float(np.linalg.norm(xs))}
+    x_plain = clipped_fixed_point(prob, c, x0=xs)
+    out["plain_distance"] = float(np.linalg.norm(x_plain - xs))
+    ctx.log(f"  {prob.name}: exact d-D limits for k in {tuple(cfg['ks_exact'])}")
+    out["exact"] = _dd_exact(prob, c, cfg["ks_exact"], xs, x0, cfg["target"], lr, ctx.log)
+    for r in out["exact"]:
+        r["asymptotic"] = _asymptote_dd(prob, xs, r["k"])
+    ke = np.array([r["k"] for r in out["exact"]])
+    de = np.array([r["distance"] for r in out["exact"]])
+    out["slope_k_ge_4"] = _slope(ke[ke >= 4], de[ke >= 4])
+    sims = []
+    for k in cfg["sim_ks"]:
+        if k > 0:
+            D = PerturbedDrift(prob, c, k)
+            xk = D.fixed_point(x0=xs)[0]
+        else:
+            D = lambda x: clip_numpy(prob.per_example_grads(x), c)[0].mean(axis=0)  # noqa: E731
+            xk = x_plain
+        ctx.log(f"  {prob.name}: clipped SGD k = {k:g}, {cfg['sim_runs']} runs")
+        est, res, tau = _sim_point(prob, c, k, lr, xk, D, cfg["sim_runs"], ctx.seed, cfg["burn_tau"],
+                                   cfg["tail_tau"], cfg["min_tail"], x0)
+        sims.append({"k": k, "exact_distance": float(np.linalg.norm(xk - xs)), "sim_distance": est.bias(xs),
+                     "sim_minus_exact": float(np.linalg.norm(est.mean - xk)), "noise_floor": est.noise_floor,
+                     "runs": cfg["sim_runs"], "burn": est.burn, "tail": est.steps - est.burn, "tau": tau,
+                     "steps_to_target": _first_hit(res, xs, cfg["target"])})
+    out["simulated"] = sims
+    # DiceSGD: exact condition, and simulation with C2 = C1 and C2 too small
+    ok = exact_rivals.dice_fixed_point(prob, c, c)
+    small = ok.required_c2 / 3.0
+    bad = exact_rivals.dice_fixed_point(prob, c, small)
+    dice = {"required_c2": ok.required_c2, "c2_ok": c, "c2_small": small,
+            "exact_bad_distance": float(np.linalg.norm(bad.x - xs))}
+    for key, c2 in (("ok", c), ("small", small)):
+        ctx.log(f"  {prob.name}: DiceSGD C2 = {c2:.4g}")
+        res = run(prob, DiceSGD(lr=lr, c=c, c2=c2, sampling="replacement"), steps=cfg["min_tail"] * 2,
+                  runs=cfg["sim_runs"] // 2,
+                  seed=ctx.seed, x0=x0, record_every=max(1, cfg["min_tail"] // 100), record_loss=False)
+        est = tail_estimate(res, cfg["min_tail"])
+        dice[f"sim_{key}_distance"] = est.bias(xs)
+        dice[f"sim_{key}_floor"] = est.noise_floor
+        if key == "small":
+            dice["sim_small_minus_exact"] = float(np.linalg.norm(est.mean - bad.x))
+    out["dice"] = dice
+    pc = cfg["privacy"]
+    ctx.log(f"  {prob.name}: rivals at epsilon = {pc['epsilon']:g}")
+    out["privacy"] = rivals_at_equal_privacy(
+        prob, xs, epsilon=pc["epsilon"], delta=pc["delta"], sample_rate=pc["sample_rate"], steps=pc["steps"],
+        lr=pc["lr"], c=c, runs=pc["runs"], seed=ctx.seed, x0=x0, ks=pc["ks"], target=pc["target"], log=ctx.log,
+        accountant=pc["accountant"])
+    return out
+
+
+def study_logistic(ctx, cfg) -> dict:
+    """Logistic regression on breast cancer: exact d-D limits, Richardson-corrected
+    simulation, price, DiceSGD condition, privacy."""
+    prob, data = breast_cancer_logistic()
+    c = cfg["c"]
+    xs = minimiser(prob)
+    x0 = np.zeros(prob.dim)
+    lr_ref = cfg["privacy"]["lr"]
+    acc = lambda x: datasets.accuracy(x, data.X_test, data.y_test, 2)  # noqa: E731
+    out = {"name": prob.name, "c": c, "n": prob.n, "d": prob.dim, "x_star": xs.tolist(),
+           "test_accuracy_x_star": acc(xs)}
+    G = prob.per_example_grads(xs)
+    nr = np.linalg.norm(G, axis=1)
+    out["grad_norm_quantiles"] = dict(zip(("50%", "90%", "99%", "max"), np.quantile(nr, [0.5, 0.9, 0.99, 1.0]).tolist()))
+    out["clipped_fraction_at_x_star"] = float(np.mean(nr > c))
+    u = np.linalg.eigh(np.cov(G.T))[1][:, -1]  # direction of largest gradient variance
+    proj = G @ u
+    out["skewness_top_direction"] = float(np.mean(proj**3) / np.mean(proj**2) ** 1.5)
+    x_plain = clipped_fixed_point(prob, c, x0=xs)
+    out["plain_distance"] = float(np.linalg.norm(x_plain - xs))
+    out["test_accuracy_plain"] = acc(x_plain)
+    ctx.log(f"  {prob.name}: exact d-D limits")
+    out["exact"] = _dd_exact(prob, c, cfg["ks_exact"], xs, x0, cfg["target"], lr_ref, ctx.log)
+    for r in out["exact"]:
+        r["asymptotic"] = _asymptote_dd(prob, xs, r["k"])
+        r["test_accuracy"] = acc(np.asarray(r["x_k"]))
+    ke = np.array([r["k"] for r in out["exact"]])
+    de = np.array([r["distance"] for r in out["exact"]])
+    out["slope_k_ge_2"] = _slope(ke[ke >= 2], de[ke >= 2])
+    out["lr_ref"] = lr_ref
+    # simulation at two step sizes: the stationary mean is x_k + O(lr); Richardson removes it
+    sims = []
+    for k in cfg["sim_ks"]:
+        if k > 0:
+            D = PerturbedDrift(prob, c, k)
+            xk = D.fixed_point(x0=xs)[0]
+        else:
+            D = lambda x: clip_numpy(prob.per_example_grads(x), c)[0].mean(axis=0)  # noqa: E731
+            xk = x_plain
+        means, ses = [], []
+        for lr in cfg["sim_lrs"]:
+            tau = _relaxation_steps(D, xk, lr)
+            steps = int(cfg["sim_steps_tau"] * tau) + 2000
+            ctx.log(f"  {prob.name}: clipped SGD k = {k:g}, lr = {lr:g}, {cfg['sim_runs']} runs x {steps} steps")
+            est = simulate_stationary_mean(prob, ClippedSGD(lr=lr, c=c, k=k), steps // 4, steps - steps // 4,
+                                           cfg["sim_runs"], seed=ctx.seed, x0=x0)
+            means.append(est.mean)
+            ses.append(est.se)
+        (l1, l2), (m1, m2) = cfg["sim_lrs"], means
+        rich = m2 + (m2 - m1) * l2 / (l1 - l2)  # linear extrapolation to lr = 0
+        rich_floor = float(np.sqrt(np.sum(((l1 / (l1 - l2)) * ses[1]) ** 2 + ((l2 / (l1 - l2)) * ses[0]) ** 2)))
+        sims.append({"k": k, "exact_distance": float(np.linalg.norm(xk - xs)),
+                     "sim_distance": [float(np.linalg.norm(m - xs)) for m in means],
+                     "sim_minus_exact": [float(np.linalg.norm(m - xk)) for m in means],
+                     "richardson_minus_exact": float(np.linalg.norm(rich - xk)), "richardson_floor": rich_floor,
+                     "lrs": list(cfg["sim_lrs"])})
+    out["simulated"] = sims
+    out["dice_required_c2"] = float(np.linalg.norm(clip_numpy(G, c)[0].mean(axis=0)))
+    pc = cfg["privacy"]
+    ctx.log(f"  {prob.name}: rivals at epsilon = {pc['epsilon']:g}")
+    out["privacy"] = rivals_at_equal_privacy(
+        prob, xs, epsilon=pc["epsilon"], delta=pc["delta"], sample_rate=pc["sample_rate"], steps=pc["steps"],
+        lr=pc["lr"], c=c, runs=pc["runs"], seed=ctx.seed, x0=x0, ks=pc["ks"], target=pc["target"], log=ctx.log,
+        accountant=pc["accountant"], score=acc)
+    return out

@@ -178,3 +178,100 @@ def plot_geometry_curves(epochs, stats, path, title):
     fig.suptitle(title, fontsize=11)
     fig.subplots_adjust(left=0.05, right=0.95, bottom=0.07, top=0.9, wspace=0.28, hspace=0.32)
     return save(fig, path)
+
+
+# ------------------------------------------------------------------ bias study (issue 5)
+def plot_bias_vs_k(panels, path, title="distance of the limit to the optimum vs k"):
+    """Log-log distance to the optimum vs the perturbation scale k, one panel per problem.
+
+    ``panels``: list of dicts with ``title`` and ``curves``, each curve a dict with
+    ``k``, ``y``, optional ``err`` (error bars), ``label``, ``style`` (matplotlib format),
+    and optional ``k0`` (the k = 0 value, drawn as a horizontal dotted line).
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for cv in panel["curves"]:
+            k, y = np.asarray(cv["k"], float), np.asarray(cv["y"], float)
+            ok = (k > 0) & (y > 0) & np.isfinite(y)
+            if cv.get("err") is not None:
+                ax.errorbar(k[ok], y[ok], yerr=np.asarray(cv["err"], float)[ok], fmt=cv.get("style", "o"),
+                            ms=5, capsize=3, label=cv["label"])
+            else:
+                ax.loglog(k[ok], y[ok], cv.get("style", "-"), lw=1.6, ms=4, label=cv["label"])
+            if cv.get("k0") is not None:
+                ax.axhline(cv["k0"], color="tab:red", ls=":", lw=1.2, label=f"k = 0 (plain clipping): {cv['k0']:.3g}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set(xlabel="perturbation scale k", ylabel="||x_k - x*||", title=panel["title"])
+        ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.2)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_price_vs_k(panels, path, title="the price: steps to reach the target accuracy vs k"):
+    """Log-log steps-to-target vs k, one panel per problem; unreachable k marked at the top.
+
+    ``panels``: list of dicts with ``title``, ``target`` and ``curves`` (dicts with ``k``,
+    ``steps`` (inf = never), ``label``, ``style``).
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        top = 1.0
+        for cv in panel["curves"]:
+            s = np.asarray(cv["steps"], float)
+            if np.isfinite(s).any():
+                top = max(top, float(np.nanmax(s[np.isfinite(s)])))
+        for cv in panel["curves"]:
+            k, s = np.asarray(cv["k"], float), np.asarray(cv["steps"], float)
+            ok = np.isfinite(s) & (k > 0)
+            line, = ax.loglog(k[ok], s[ok], cv.get("style", "o-"), lw=1.6, ms=5, label=cv["label"])
+            never = ~np.isfinite(s) & (k > 0)
+            if never.any():
+                ax.loglog(k[never], np.full(never.sum(), 2 * top), "x", color=line.get_color(), ms=7)
+        ax.axhline(2 * top, color="gray", lw=0.6, ls=":")
+        ax.text(0.02, 0.97, "x: never (|x_k - x*| > target)", transform=ax.transAxes, fontsize=7, va="top")
+        ax.set(xlabel="perturbation scale k", ylabel="steps", title=f"{panel['title']} (target {panel['target']:g})")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.grid(True, which="both", alpha=0.2)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_rival_distances(panels, path, title="rivals at equal privacy: ||E x_t - x*|| along training"):
+    """Distance of the across-runs mean iterate to the optimum vs step, one panel per problem.
+
+    ``panels``: list of dicts with ``title`` and ``curves`` (dicts with ``steps``,
+    ``distance``, ``label``, optional ``style``).
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for cv in panel["curves"]:
+            ax.semilogy(cv["steps"], np.maximum(np.asarray(cv["distance"], float), 1e-6), cv.get("style", "-"),
+                        lw=1.5, label=cv["label"])
+        ax.set(xlabel="step", ylabel="||mean over runs of x_t - x*||", title=panel["title"])
+        ax.legend(fontsize=6.5)
+        ax.grid(True, which="both", alpha=0.2)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_expected_drifts(xs, drifts, zeros, x_star, path, title="Example 1: where each method's expected update vanishes"):
+    """Expected update direction vs x for several methods (1-D), with their zeros.
+
+    ``drifts``: dict label -> array over ``xs``; ``zeros``: dict label -> x (or None).
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.3))
+    for label, h in drifts.items():
+        line, = ax.plot(xs, h, lw=1.7, label=label)
+        z = zeros.get(label)
+        if z is not None and np.isfinite(z):
+            ax.plot([z], [0.0], "o", color=line.get_color(), ms=6)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axvline(x_star, color="k", ls="--", lw=1, label=f"optimum x* = {x_star:g}")
+    ax.set(xlabel="x", ylabel="expected update direction (normalised to max 1)", title=title)
+    ax.legend(fontsize=7)
+    return save(fig, path)
