@@ -249,6 +249,55 @@ def wrong_04_bias(inst):
     return [(-b, "sign"), (2 * b, "reflection")]
 
 
+def perturbed_clip_quad(m, c, k):
+    """E clip(m + kZ, c) by numerical integration (independent of the closed form)."""
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    lo, hi = (-c - m) / k, (c - m) / k  # the kinks split the integral into smooth pieces
+    pieces = [(-np.inf, lo, lambda z: -c), (lo, hi, lambda z: m + k * z), (hi, np.inf, lambda z: c)]
+    return sum(quad(lambda z, f=f: f(z) * norm.pdf(z), a, b, epsabs=1e-12)[0] for a, b, f in pieces)
+
+
+def right_05_pk(inst):
+    from scipy.optimize import brentq
+
+    a, c, k = _p(inst, "a"), inst.params["c"], inst.params["k"]
+    h = lambda x: float(np.mean([perturbed_clip_quad(x - ai, c, k) for ai in a]))  # noqa: E731
+    return brentq(h, a.min(), a.max(), xtol=1e-9)
+
+
+def wrong_05_pk(inst):
+    a, c = _p(inst, "a"), inst.params["c"]
+    k0 = bisect_zero(lambda x: h_quadratic(a, x, c), a.min() - c - 1, a.max() + c + 1)
+    return [(k0, "without the perturbation"), (a.mean(), "that is x*")]
+
+
+def right_05_law(inst):
+    a = _p(inst, "a")
+    xi = a.mean() - a
+    return float(np.mean(xi**3) / 6)
+
+
+def wrong_05_law(inst):
+    C = right_05_law(inst)
+    return [(-C, "sign"), (6 * C, "that is E[xi^3]")]
+
+
+def right_05_slope(inst):
+    from scipy.stats import norm
+
+    a, c, k = _p(inst, "a"), inst.params["c"], inst.params["k"]
+    xi = a.mean() - a
+    return float(np.mean(norm.cdf((c - xi) / k) - norm.cdf((-c - xi) / k)))
+
+
+def wrong_05_slope(inst):
+    a, c = _p(inst, "a"), inst.params["c"]
+    xi = a.mean() - a
+    return [(1.0, "without clipping"), (float(np.mean(np.abs(xi) < c)), "k = 0")]
+
+
 def right_06_std(inst):
     p = inst.params
     return p["z"] * p["c"] / (p["q"] * p["n"])
@@ -335,6 +384,9 @@ CASES = {
     "04.w1_reflection": (right_04_w1, wrong_04_w1),
     "04.skewness": (right_04_sk, wrong_04_sk),
     "04.clipping_bias": (right_04_bias, wrong_04_bias),
+    "05.perturbed_stationary": (right_05_pk, wrong_05_pk),
+    "05.cubic_law": (right_05_law, wrong_05_law),
+    "05.slope_at_optimum": (right_05_slope, wrong_05_slope),
     "06.noise_std": (right_06_std, wrong_06_std),
     "06.gaussian_epsilon": (right_06_gauss, wrong_06_gauss),
     "06.subsampled_epsilon": (right_06_sub, wrong_06_sub),

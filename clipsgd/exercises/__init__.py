@@ -13,7 +13,7 @@ Worked solutions are in ``tutorials/solutions/`` (kept apart so an instructor ca
 withhold them). ``python -m clipsgd.exercises --help`` is the command-line version.
 """
 
-from . import _t01, _t02, _t03, _t04, _t06, _t07  # noqa: F401  (registers the exercises)
+from . import _t01, _t02, _t03, _t04, _t05, _t06, _t07  # noqa: F401  (registers the exercises)
 from ._core import (
     INTERVAL,
     NUMBER,
