@@ -675,7 +675,7 @@ def geometry_experiment(spec: ModelSpec, seed=0, *, n_flips=50, n_directions=64,
 
 def _specs(quick: bool):
     if quick:
-        dig = dict(epochs=3, diag_epochs=(0, 1, 2, 3), subset=400)
+        dig = dict(epochs=3, diag_epochs=(0, 1, 2, 3), subset=300)
         return (ModelSpec("digits", "softmax", **dig), ModelSpec("digits", "mlp", **dig),
                 ModelSpec("breast_cancer", "logistic", batch=32, lr=0.5, epochs=5, diag_epochs=None))
     dig = dict(epochs=20, diag_epochs=(0, 1, 2, 3, 5, 10, 20))
