@@ -447,7 +447,7 @@ def bias_bound_along(problem, trajectory, c, exact_max=None) -> BiasBound:
     >>> [round(float(v[0]), 12) for v in r]
     [0.583333333333, 3.5, 2.666666666667, 1.0]
     """
-    from .diagnostics import EXACT_MAX, w1_to_symmetrisation
+    from .diagnostics import EXACT_MAX
 
     problem = _check_problem(problem)
     c = check_positive("c", c)
@@ -466,11 +466,32 @@ def bias_bound_along(problem, trajectory, c, exact_max=None) -> BiasBound:
         if problem.kind == QUADRATIC and j > 0:  # xi does not depend on x
             w1[j], w1t[j] = w1[0], w1t[0]
             continue
-        xi = Gj - Gj.mean(axis=0)
-        w1[j] = w1_to_symmetrisation(xi, exact_max=exact_max).value
-        w1t[j] = w1_to_symmetrisation(xi, cap=2.0 * c, exact_max=exact_max).value
+        w1[j], w1t[j] = _w1_to_symmetrisation_pair(Gj - Gj.mean(axis=0), 2.0 * c)
     shape = bias.shape
     return BiasBound(bias, grad_norm.reshape(shape), w1.reshape(shape), w1t.reshape(shape))
+
+
+def _w1_to_symmetrisation_pair(xi, cap):
+    r"""Exact :math:`(W_1, W_{cap})(p, \tilde p)` for the uniform law on the rows of xi.
+
+    :math:`W(p, \tilde p) = W(p, p(-\cdot))/2` (``theory/theorem2.py``), and between two
+    uniform n-atom laws an optimal coupling is a permutation (Birkhoff-von Neumann), so one
+    cost matrix (:func:`clipsgd.diagnostics.pairwise_cost_numpy`) and two assignments give
+    both; the same numbers as :func:`clipsgd.diagnostics.w1_to_symmetrisation`, without its
+    parallel kernel (whose thread start-up dominates for the small n used here).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from .diagnostics import pairwise_cost_numpy
+
+    C = pairwise_cost_numpy(xi, -xi)
+    r, k = linear_sum_assignment(C)
+    w1 = float(C[r, k].mean())
+    if C.max() <= cap:
+        return w1 / 2.0, w1 / 2.0
+    Ct = np.minimum(C, cap)
+    r, k = linear_sum_assignment(Ct)
+    return w1 / 2.0, float(Ct[r, k].mean()) / 2.0
 
 
 def smoothness(problem) -> float:
@@ -644,8 +665,18 @@ def evaluate_run(result, a=0.25, sharp=False, smoothness=None, f_inf=None) -> Ru
     K = kappa * c * c + dim * sigma * sigma
 
     X = result.trajectory[:, :T]  # x_1 .. x_T: the points where a step is taken
-    lhs = stationarity_along(problem, X, c, a, sharp=sharp).mean(axis=1)
-    bias = clipping_bias_along(problem, X, c).mean(axis=1)
+
+    def terms(Gb):  # (measure, b) at each point, from one pass over the gradients
+        g, gn, xin = _noise_stats(Gb)
+        if sharp:
+            meas = np.mean(np.minimum(gn[:, None] ** 2, np.maximum(c - xin, 0.0) * gn[:, None]), axis=1)
+        else:
+            meas = np.mean(xin < a * c, axis=1) * np.minimum(gn * gn, (1.0 - a) * c * gn)
+        plus, minus = _progress_pm(Gb, c)
+        return np.stack([meas, 0.5 * (minus - plus)], axis=1)
+
+    both = _along(problem, X, terms)
+    lhs, bias = both[..., 0].mean(axis=1), both[..., 1].mean(axis=1)
     x1 = result.trajectory[:, 0]
     D_f = np.array([problem.loss(x) for x in x1]) - f_inf
     if np.any(D_f < -1e-9 * (1.0 + abs(f_inf))):

@@ -149,3 +149,169 @@ def test_bad_types():
         bounds.descent_rhs(1.0, 1.0, 0.1, 2.5, 1.0)
     with pytest.raises(TypeError, match="c"):
         bounds.theorem1_rhs(1.0, 1.0, 0.1, "1", 10)
+
+
+# ------------------------------------------------------------ quantities along a run
+from clipsgd import ClippedSGD, DPSGD, diagnostics, run  # noqa: E402
+
+
+def _problem_zoo(seed=0):
+    """One problem of each vectorised kind (quadratic, least squares, logistic) and a
+    softmax (the generic point-by-point path)."""
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(9, 3))
+    return [
+        problems.quadratic(rng.normal(size=(7, 2))),
+        problems.least_squares(Z, rng.normal(size=9)),
+        problems.logistic(Z, (rng.random(9) < 0.5).astype(float)),
+        problems.softmax(Z, rng.integers(0, 3, 9).astype(float), n_classes=3),
+    ]
+
+
+@settings(max_examples=20)
+@given(st.integers(0, 3), arrays(np.float64, (2, 3, 9), elements=st.floats(-4, 4, **finite)))
+def test_gradients_along_equals_per_example_twin(which, pts):
+    prob = _problem_zoo()[which]
+    traj = pts[..., :prob.dim]
+    got = bounds.gradients_along(prob, traj)
+    assert got.shape == traj.shape[:-1] + (prob.n, prob.dim)
+    for idx in np.ndindex(*traj.shape[:-1]):
+        assert np.allclose(got[idx], prob.per_example_grads(traj[idx]), rtol=1e-12, atol=1e-12)
+
+
+def test_along_quantities_equal_pointwise_definitions():
+    """Vectorised P(|xi| < ac), b_t, W_1, W_2c and the measures vs the one-point functions
+    (bounds.stationarity_measure, diagnostics.prob_small_noise / clipping_bias /
+    w1_to_symmetrisation), at random points of each problem."""
+    rng = np.random.default_rng(1)
+    for prob in _problem_zoo():
+        traj = rng.normal(size=(2, 4, prob.dim)) * 2
+        for c in (0.3, 2.0):
+            P = bounds.small_noise_probability_along(prob, traj, c, a=0.3)
+            B = bounds.clipping_bias_along(prob, traj, c)
+            M = bounds.stationarity_along(prob, traj, c, a=0.3)
+            S = bounds.stationarity_along(prob, traj, c, sharp=True)
+            bb = bounds.bias_bound_along(prob, traj, c)
+            for idx in np.ndindex(2, 4):
+                G = prob.per_example_grads(traj[idx])
+                xi = G - G.mean(axis=0)
+                assert P[idx] == diagnostics.prob_small_noise(xi, c, a=0.3)
+                ref = diagnostics.clipping_bias(G, c)
+                assert B[idx] == pytest.approx(ref.bias, rel=1e-9, abs=1e-12)
+                assert bb.bias[idx] == B[idx]
+                assert bb.grad_norm[idx] == pytest.approx(ref.grad_norm, rel=1e-12)
+                assert bb.w1[idx] == pytest.approx(diagnostics.w1_to_symmetrisation(xi).value, rel=1e-9)
+                assert bb.w1_truncated[idx] == pytest.approx(
+                    diagnostics.w1_to_symmetrisation(xi, cap=2 * c).value, rel=1e-9)
+                assert M[idx] == pytest.approx(bounds.stationarity_measure(G, c, 0.3), rel=1e-12, abs=1e-15)
+                assert S[idx] == pytest.approx(bounds.sharp_stationarity_measure(G, c), rel=1e-12, abs=1e-15)
+
+
+def test_bias_bound_along_hand_values():
+    # Example 2 (a = (-3, 3)) is symmetric: b = 0 and both distances 0 at any x
+    bb = bounds.bias_bound_along(problems.example2(), [[0.5], [4.0]], 1.0)
+    assert np.all(bb.bias == 0.0) and np.all(bb.w1 == 0.0) and np.all(bb.w1_truncated == 0.0)
+    assert bb.grad_norm.tolist() == [0.5, 4.0]
+    # Example 1 at x = 1: xi = (4, 4, -8), g = 0, so b = 0 although W_1 = 8/3
+    bb = bounds.bias_bound_along(problems.example1(), [[1.0]], 1.0)
+    assert bb.bias[0] == 0.0 and bb.w1[0] == pytest.approx(8 / 3) and bb.bound[0] == 0.0
+
+
+def test_smoothness_and_infimum():
+    # least squares: G = lambda_max(Z^T Z / n); Z = diag(2, 1) -> diag(4, 1)/2 -> 2
+    Z = np.array([[2.0, 0.0], [0.0, 1.0]])
+    assert bounds.smoothness(problems.least_squares(Z, [1.0, 1.0])) == pytest.approx(2.0)
+    assert bounds.infimum(problems.least_squares(Z, [1.0, 1.0])) == pytest.approx(0.0, abs=1e-20)  # exact fit
+    # logistic: sigma' <= 1/4 -> G = 2/4
+    lg = problems.logistic(Z, [1.0, 0.0])
+    assert bounds.smoothness(lg) == pytest.approx(0.5)
+    # overlapping labels (same row, both labels): inf f = log 2 at x = 0, attained
+    lg2 = problems.logistic([[1.0], [1.0]], [1.0, 0.0])
+    assert bounds.infimum(lg2) == pytest.approx(math.log(2.0), rel=1e-12)
+    # a non-trivial logistic: the returned value is attained (an upper bound on inf f)
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(40, 3))
+    lg3 = problems.logistic(Z, (rng.random(40) < 0.5).astype(float))
+    v = bounds.infimum(lg3)
+    assert v <= lg3.loss(np.zeros(3))
+    from scipy.optimize import minimize  # an independent minimiser (BFGS, no bounds)
+
+    other = minimize(lg3.loss, np.ones(3), jac=lg3.full_grad, method="BFGS", options={"gtol": 1e-10})
+    assert v == pytest.approx(other.fun, abs=1e-9)
+    assert bounds.infimum(problems.example1()) == 16.0
+    with pytest.raises(ValueError, match="smoothness"):
+        bounds.smoothness(_problem_zoo()[3])
+    with pytest.raises(ValueError, match="f_inf"):
+        bounds.infimum(_problem_zoo()[3])
+
+
+def _brute_force_margin(res, a=0.25, sharp=False, K=None, G=1.0, f_inf=0.0):
+    """Theorem 1-3 margin per run from the one-point definitions, step by step."""
+    alg, prob = res.algorithm, res.problem
+    T = res.steps
+    q = []
+    for r in range(res.runs):
+        L = B = 0.0
+        for t in range(T):
+            Gt = prob.per_example_grads(res.trajectory[r, t])
+            L += bounds.sharp_stationarity_measure(Gt, alg.c) if sharp else bounds.stationarity_measure(Gt, alg.c, a)
+            B += diagnostics.clipping_bias(Gt, alg.c, truncated=False).bias
+        D = prob.loss(res.trajectory[r, 0]) - f_inf
+        q.append(bounds.descent_rhs(D, G, alg.lr, T, K) + B / T - L / T)
+    return np.array(q)
+
+
+def test_evaluate_run_equals_brute_force_definition():
+    rng = np.random.default_rng(5)
+    prob = problems.quadratic(rng.exponential(size=(6, 2)))  # skewed: b_t != 0
+    f_inf = prob.loss(prob.x_star)
+    res = run(prob, ClippedSGD(lr=0.1, c=0.8), steps=25, runs=4, seed=2, x0=[3.0, -1.0], record_every=1)
+    for sharp in (False, True):
+        ev = bounds.evaluate_run(res, sharp=sharp)
+        q = _brute_force_margin(res, sharp=sharp, K=0.64, f_inf=f_inf)
+        assert ev.K == pytest.approx(0.64) and ev.kappa == 1.0 and ev.sigma == 0.0
+        assert ev.margin == pytest.approx(q.mean(), rel=1e-10)
+        assert ev.se == pytest.approx(q.std(ddof=1) / 2, rel=1e-8)
+        assert np.any(np.abs(ev.bias) > 1e-3)  # the asymmetric case really has a bias
+        assert ev.rhs == pytest.approx(ev.descent_term.mean() + ev.variance_term + ev.bias.mean())
+        assert ev.holds()
+
+
+def test_evaluate_run_dp_constants():
+    # Poisson: kappa = 1 + (1 - q)/(q n) = 1 + 0.5/5 = 1.1; sigma = z c/(q n) = 2 * 0.5 / 5 = 0.2
+    prob = problems.quadratic(np.arange(20.0).reshape(10, 2))
+    res = run(prob, DPSGD(lr=0.05, c=0.5, noise_multiplier=2.0, sample_rate=0.5), steps=10, runs=3,
+              record_every=1, accountant="rdp")
+    ev = bounds.evaluate_run(res)
+    assert ev.kappa == pytest.approx(1.1) and ev.sigma == pytest.approx(0.2)
+    assert ev.K == pytest.approx(1.1 * 0.25 + 2 * 0.04)
+    assert ev.variance_term == pytest.approx(1.0 * 0.05 * ev.K / 2)
+    # fixed-size batches: kappa = 1, sigma = z c / B
+    res = run(prob, DPSGD(lr=0.05, c=0.5, noise_multiplier=2.0, sampling="replacement", batch_size=4),
+              steps=10, runs=2, record_every=1, accountant="rdp")
+    ev = bounds.evaluate_run(res)
+    assert ev.kappa == 1.0 and ev.sigma == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("alg, kw, match", [
+    (ClippedSGD(lr=0.1, c=1.0, k=0.5), {}, "k"),
+    (ClippedSGD(lr=0.1, c=1.0, schedule="inverse_sqrt"), {}, "schedule"),
+    (ClippedSGD(lr=0.1, c=1.0, sampling="shuffle", batch_size=2), {}, "shuffle"),
+    (ClippedSGD(lr=0.1, c=1.0), {"record_every": 2}, "record_every"),
+    (ClippedSGD(lr=0.1, c=math.inf), {}, "c must be finite"),
+])
+def test_evaluate_run_refuses_uncovered_runs(alg, kw, match):
+    res = run(problems.example1(), alg, steps=6, runs=2, **kw)
+    with pytest.raises(ValueError, match=match):
+        bounds.evaluate_run(res)
+
+
+def test_evaluate_run_bad_f_inf_and_theorem2_rhs():
+    res = run(problems.example1(), ClippedSGD(lr=0.1, c=1.0), steps=5, runs=2, record_every=1)
+    with pytest.raises(ValueError, match="f_inf"):
+        bounds.evaluate_run(res, f_inf=1e6)
+    with pytest.raises(TypeError, match="problem"):
+        bounds.gradients_along("not a problem", [[0.0]])
+    with pytest.raises(ValueError, match="trajectory"):
+        bounds.gradients_along(problems.example1(), [[0.0, 1.0]])
+    assert bounds.theorem2_rhs(2.0, 1.0, 0.1, 1.0, 100, -0.05) == pytest.approx(0.2)
