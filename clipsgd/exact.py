@@ -24,7 +24,10 @@ The zeros of :math:`h_k` are where clipped SGD stalls in expectation. For ``k = 
 :math:`h_0` is piecewise linear with breakpoints :math:`x = (\pm c - b_i)/s_i`; its zero
 set (points *and* intervals) is computed exactly in rational arithmetic. For ``k > 0``,
 :math:`H_k' (m) = P(|m + kZ| < c) > 0`, so :math:`h_k` is strictly increasing when all
-:math:`s_i > 0`: its unique zero is found by bracketing and Brent's method to 1e-12.
+:math:`s_i > 0`: its unique zero is found by bisection on the sign of :math:`h_k` to
+``xtol`` (1e-13). The sign is evaluated so that it stays exact where the value of
+:math:`h_k` underflows (every example clipped almost surely near the zero; see
+:func:`_sign_h_perturbed`).
 
 References
 ----------
@@ -38,8 +41,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy.optimize import brentq, minimize
-from scipy.special import erfcx, ndtr
+from scipy.optimize import minimize
+from scipy.special import erfcx, logsumexp, ndtr
 
 from ._validate import check_clip_threshold, check_finite_array, check_nonnegative
 from .problems import LEAST_SQUARES, QUADRATIC, Problem
@@ -271,26 +274,84 @@ def _stationary_exact(s, b, c):
     )
 
 
+def _log_G(t):
+    r""":math:`\log G(t)`, finite for every finite t (no underflow in the far left tail)."""
+    t = np.asarray(t, dtype=float)
+    a = np.abs(t)
+    with np.errstate(divide="ignore"):
+        direct = np.log(_G(np.maximum(t, -5.0)))
+        # t < -5: G(t) = phi(t) (1 - |t| R(|t|)), R the Mills ratio; 1 - |t| R ~ 1/t^2 - 3/t^4
+        one_minus = np.where(
+            a < 1e4,
+            1.0 - a * math.sqrt(math.pi / 2.0) * erfcx(a / math.sqrt(2.0)),
+            (1.0 - 3.0 / (a * a)) / (a * a),
+        )
+        tail = -0.5 * t * t - 0.5 * math.log(2.0 * math.pi) + np.log(np.maximum(one_minus, 1e-300))
+    return np.where(t < -5.0, tail, direct)
+
+
+def _log_clip_shortfall(u, c, k):
+    r""":math:`\log \rho_k(u) = \log k + \log G(\beta) + \log(1 - G(\alpha)/G(\beta))`."""
+    lb = _log_G((c - u) / k)
+    la = _log_G((-c - u) / k)
+    return math.log(k) + lb + np.log1p(-np.exp(la - lb))
+
+
+def _sign_h_perturbed(s, b, c, k, x):
+    r"""The sign of :math:`h_k(x)` (k > 0, finite c), exact even where h underflows.
+
+    With :math:`S = \sum_i \operatorname{sgn} m_i` the saturated part is :math:`cS`. If
+    :math:`S \ne 0` the float value of h decides. If :math:`S = 0`,
+    :math:`n h = \sum_{m_i < 0} \rho(|m_i|) - \sum_{m_i > 0} \rho(|m_i|)`, compared in
+    log space, because far from every atom the shortfalls :math:`\rho` fall below the
+    smallest double (e.g. :math:`\Phi(-50)`) and h is 0.0 in floating point on a whole
+    interval around its true zero.
+    """
+    M = s * x + b
+    sg = np.sign(M)
+    S = int(sg.sum())
+    if S != 0:
+        return float(np.sign(_h_perturbed(M, c, k)))
+    if not np.any(sg):
+        return 0.0
+    logrho = _log_clip_shortfall(np.abs(M), c, k)
+    neg = logsumexp(logrho[sg < 0]) if np.any(sg < 0) else -np.inf
+    pos = logsumexp(logrho[sg > 0]) if np.any(sg > 0) else -np.inf
+    return float(np.sign(neg - pos))
+
+
 def _stationary_perturbed(s, b, c, k, xtol):
     if np.any(s <= 0):
         raise ValueError("k > 0 needs all slopes s_i > 0 (strictly increasing h)")
-    h = lambda x: float(_h_perturbed(s * x + b, c, k))  # noqa: E731
+    sign = lambda x: _sign_h_perturbed(s, b, c, k, x)  # noqa: E731
+    # at the smallest atom root every g_i(x) <= 0, so h <= 0; at the largest h >= 0
     roots = -b / s
-    lo, hi = roots.min(), roots.max()
+    lo, hi = float(roots.min()), float(roots.max())
     width = 1.0 + c + k
-    while h(lo) > 0:
+    while sign(lo) > 0:  # safeguards only (see above)
         lo -= width
         width *= 2
     width = 1.0 + c + k
-    while h(hi) < 0:
+    while sign(hi) < 0:
         hi += width
         width *= 2
-    if h(lo) == 0:
-        return StationarySet((float(lo),), (), False)
-    if h(hi) == 0:
-        return StationarySet((float(hi),), (), False)
-    root = brentq(h, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=500)
-    return StationarySet((float(root),), (), False)
+    for end in (lo, hi):
+        if sign(end) == 0:
+            return StationarySet((end,), (), False)
+    # bisection on the sign: h is strictly increasing, and its sign is computed exactly
+    # even where its value underflows, so this converges to the zero to within xtol
+    while hi - lo > xtol:
+        mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
+        sm = sign(mid)
+        if sm == 0:
+            return StationarySet((mid,), (), False)
+        if sm < 0:
+            lo = mid
+        else:
+            hi = mid
+    return StationarySet((0.5 * (lo + hi),), (), False)
 
 
 def stationary_points(problem: Problem, c, k=0.0, xtol=1e-13):
