@@ -190,13 +190,25 @@ def test_h_closed_form_equals_monte_carlo_mean(atoms, x, c, k, seed):
 
 
 def _h_mp(atoms, x, c, k):
-    """h_k(x) in 40-digit arithmetic (mpmath), from the same closed form."""
-    tot = mp.mpf(0)
+    """h_k(x) in mpmath arithmetic (no underflow: exponents are unbounded).
+
+    H_k is odd and H_k(u) = c - rho(u) for u >= 0, with the shortfall
+    rho(u) = E[c - clip(u + kZ, c)] = int_{-c}^{c} Phi((y - u)/k) dy = k (G(beta) - G(alpha)),
+    G(t) = t Phi(t) + phi(t). Written this way the saturated parts c cancel exactly and
+    the tiny tails that decide the zero keep their precision at any working precision.
+    """
+    def G(t):
+        return t * mp.ncdf(t) + mp.npdf(t)
+
+    saturated, shortfall = 0, mp.mpf(0)
     for a in atoms:
         m = mp.mpf(x) - mp.mpf(a)
-        al, be = (-c - m) / k, (c - m) / k
-        tot += c * mp.ncdf(-be) - c * mp.ncdf(al) + m * (mp.ncdf(be) - mp.ncdf(al)) + k * (mp.npdf(al) - mp.npdf(be))
-    return tot / len(atoms)
+        if m == 0:
+            continue
+        u = abs(m)
+        saturated += int(mp.sign(m))
+        shortfall += mp.sign(m) * k * (G((c - u) / k) - G((-c - u) / k))
+    return (c * saturated - shortfall) / len(atoms)
 
 
 def _root_mp(atoms, c, k):
@@ -213,16 +225,30 @@ def _root_mp(atoms, c, k):
     return (lo + hi) / 2
 
 
-@given(st.lists(st.floats(-3.0, 3.0), min_size=1, max_size=5), st.floats(0.3, 3.0), st.floats(0.2, 3.0))
+@given(st.lists(st.floats(-6.0, 6.0), min_size=1, max_size=5), st.floats(0.2, 3.0),
+       st.floats(0.02, 3.0) | st.floats(0.02, 0.1))
 def test_k_positive_root_within_1e_10_of_high_precision_root(atoms, c, k):
-    # every atom is within 6 of the root and k >= 0.2, so the tails that decide the root
-    # (down to Phi(-6/0.2) ~ 1e-198) are representable in double precision
+    # small k and spread atoms included: near the zero every example may be clipped
+    # almost surely, with tails like Phi(-12/0.02) far below the smallest double
     with mp.workdps(40):
         root = float(_root_mp(atoms, mp.mpf(c), mp.mpf(k)))
     st_ = stationary_points(problems.quadratic(atoms), c=c, k=k)
     assert not st_.exact and st_.intervals == () and len(st_.points) == 1
     assert abs(st_.points[0] - root) <= 1e-10 * max(1.0, abs(root))
     assert abs(expected_clipped_gradient(problems.quadratic(atoms), st_.points[0], c, k=k)) < 1e-13
+
+
+def test_k_positive_root_where_h_underflows():
+    # regression: near the zero the shortfalls are ~Phi(-48) ~ 1e-500, so h is 0.0 in
+    # floating point on a whole interval; a root finder on the float value returned
+    # -1.2127. The zero (40-digit mpmath bisection) is -1.395 = (0.61 - 3.4)/2, where
+    # the two nearest atoms' tails balance (the outer atoms' are smaller by > 1e-1000).
+    atoms, c, k = [3.79, -3.4, -5.1, 0.61], 0.44936229257583105, 0.032136269687168525
+    with mp.workdps(40):
+        root = float(_root_mp(atoms, mp.mpf(c), mp.mpf(k)))
+    assert abs(root - (-1.395)) < 1e-12
+    (x,) = stationary_points(problems.quadratic(atoms), c=c, k=k).points
+    assert abs(x - root) < 1e-10
 
 
 @pytest.mark.parametrize("k", [0.1, 0.3, 1.0])
