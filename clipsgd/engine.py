@@ -239,7 +239,7 @@ class Result(OptimizeResult):
         if np.isfinite(self.loss).all():
             lines.append(f"  loss: {self.loss[:, 0].mean():.6g} -> {self.loss[:, -1].mean():.6g} (mean over runs)")
             lines.append(f"  ||grad f||: {self.grad_norm[:, 0].mean():.4g} -> {self.grad_norm[:, -1].mean():.4g}")
-        if self.clip_fraction.size:
+        if np.isfinite(self.clip_fraction).any():  # all NaN: every Poisson batch was empty
             lines.append(f"  clipped fraction (all steps): {np.nanmean(self.clip_fraction):.3f}")
         if self.get("privacy") is not None:
             lines.append("  " + str(self.privacy).replace("\n", "\n  "))
