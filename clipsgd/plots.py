@@ -181,6 +181,15 @@ def plot_geometry_curves(epochs, stats, path, title):
 
 
 # ------------------------------------------------------------------ bias study (issue 5)
+def _quiet_minor_ticks(fig):
+    """No labels on minor log ticks (they dominate the drawing time of log-log panels)."""
+    from matplotlib.ticker import NullFormatter
+
+    for ax in fig.axes:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_bias_vs_k(panels, path, title="distance of the limit to the optimum vs k"):
     """Log-log distance to the optimum vs the perturbation scale k, one panel per problem.
 
@@ -205,8 +214,9 @@ def plot_bias_vs_k(panels, path, title="distance of the limit to the optimum vs 
         ax.set(xlabel="perturbation scale k", ylabel="||x_k - x*||", title=panel["title"])
         ax.legend(fontsize=7)
         ax.grid(True, which="both", alpha=0.2)
+    _quiet_minor_ticks(fig)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.86, wspace=0.25)
     return save(fig, path)
 
 
@@ -235,8 +245,9 @@ def plot_price_vs_k(panels, path, title="the price: steps to reach the target ac
         ax.set(xlabel="perturbation scale k", ylabel="steps", title=f"{panel['title']} (target {panel['target']:g})")
         ax.legend(fontsize=7, loc="lower right")
         ax.grid(True, which="both", alpha=0.2)
+    _quiet_minor_ticks(fig)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.86, wspace=0.25)
     return save(fig, path)
 
 
@@ -254,8 +265,9 @@ def plot_rival_distances(panels, path, title="rivals at equal privacy: ||E x_t -
         ax.set(xlabel="step", ylabel="||mean over runs of x_t - x*||", title=panel["title"])
         ax.legend(fontsize=6.5)
         ax.grid(True, which="both", alpha=0.2)
+    _quiet_minor_ticks(fig)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.86, wspace=0.25)
     return save(fig, path)
 
 
