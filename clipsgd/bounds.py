@@ -290,7 +290,7 @@ def _noise_stats(Gb):
     """(g, ||g||, ||xi_i||) at each point of a block of per-example gradients (m, n, d)."""
     g = Gb.mean(axis=1)
     xi = Gb - g[:, None, :]
-    return g, np.linalg.norm(g, axis=1), np.linalg.norm(xi, axis=2)
+    return g, np.sqrt(np.einsum("md,md->m", g, g)), np.sqrt(np.einsum("mnd,mnd->mn", xi, xi))
 
 
 def gradients_along(problem, trajectory) -> np.ndarray:
@@ -625,8 +625,9 @@ def evaluate_run(result, a=0.25, sharp=False, smoothness=None, f_inf=None) -> Ru
         batch depends on the past, and the proof needs
         :math:`\mathbb E_t\langle g_t, m_t\rangle = \mathbb E_{i}\langle g_t, \operatorname{clip}(g_i)\rangle`.
     a : float in (0, 1), default 0.25
-    sharp : bool, default False
+    sharp : bool or "both", default False
         Use the left side of (L2'), :math:`\mathbb E\min(\lVert g\rVert^2, (c-\lVert\xi\rVert)_+\lVert g\rVert)`.
+        ``"both"`` returns the pair (Lemma 2 form, (L2') form) from one pass.
     smoothness : float, optional
         G (default :func:`smoothness` of the problem).
     f_inf : float, optional
@@ -634,7 +635,7 @@ def evaluate_run(result, a=0.25, sharp=False, smoothness=None, f_inf=None) -> Ru
 
     Returns
     -------
-    RunBound
+    RunBound (a pair of them for ``sharp="both"``)
     """
     from .algorithms import ClippedSGD, DPSGD, Method, Sampling, Schedule
 
@@ -666,17 +667,15 @@ def evaluate_run(result, a=0.25, sharp=False, smoothness=None, f_inf=None) -> Ru
 
     X = result.trajectory[:, :T]  # x_1 .. x_T: the points where a step is taken
 
-    def terms(Gb):  # (measure, b) at each point, from one pass over the gradients
+    def terms(Gb):  # (measure, sharp measure, b) at each point, one pass over the gradients
         g, gn, xin = _noise_stats(Gb)
-        if sharp:
-            meas = np.mean(np.minimum(gn[:, None] ** 2, np.maximum(c - xin, 0.0) * gn[:, None]), axis=1)
-        else:
-            meas = np.mean(xin < a * c, axis=1) * np.minimum(gn * gn, (1.0 - a) * c * gn)
+        sharp_m = np.mean(np.minimum(gn[:, None] ** 2, np.maximum(c - xin, 0.0) * gn[:, None]), axis=1)
+        meas = np.mean(xin < a * c, axis=1) * np.minimum(gn * gn, (1.0 - a) * c * gn)
         plus, minus = _progress_pm(Gb, c)
-        return np.stack([meas, 0.5 * (minus - plus)], axis=1)
+        return np.stack([meas, sharp_m, 0.5 * (minus - plus)], axis=1)
 
-    both = _along(problem, X, terms)
-    lhs, bias = both[..., 0].mean(axis=1), both[..., 1].mean(axis=1)
+    per_run = _along(problem, X, terms).mean(axis=1)  # (runs, 3)
+    bias = per_run[:, 2]
     x1 = result.trajectory[:, 0]
     D_f = np.array([problem.loss(x) for x in x1]) - f_inf
     if np.any(D_f < -1e-9 * (1.0 + abs(f_inf))):
@@ -684,11 +683,17 @@ def evaluate_run(result, a=0.25, sharp=False, smoothness=None, f_inf=None) -> Ru
     D_f = np.maximum(D_f, 0.0)
     descent = D_f / (alpha * T)
     variance = G * alpha * K / 2.0
-    q = descent + variance - lhs + bias
-    runs = q.shape[0]
-    se = float(q.std(ddof=1) / math.sqrt(runs)) if runs > 1 else math.inf
-    return RunBound(lhs, bias, descent, variance, D_f, G, alpha, c, K, kappa, sigma, T, dim,
-                    float(q.mean()), se)
+
+    def bound(lhs):
+        q = descent + variance - lhs + bias
+        runs = q.shape[0]
+        se = float(q.std(ddof=1) / math.sqrt(runs)) if runs > 1 else math.inf
+        return RunBound(lhs, bias, descent, variance, D_f, G, alpha, c, K, kappa, sigma, T, dim,
+                        float(q.mean()), se)
+
+    if sharp == "both":  # for clipsgd.verify: both left sides from one pass
+        return bound(per_run[:, 0]), bound(per_run[:, 1])
+    return bound(per_run[:, 1] if sharp else per_run[:, 0])
 
 
 # ----------------------------------------------------------------------- right-hand sides

@@ -463,12 +463,11 @@ def check_theorem1(rng, quick, constants):
     for name, p, alg, x0, TT in insts:
         res = _simulate(p, alg, x0, TT, runs, rng)
         names.append(name)
-        for sharp in (False, True):
-            ev = bounds.evaluate_run(res, sharp=sharp)
+        for sharp, ev in zip((False, True), bounds.evaluate_run(res, sharp="both")):
             m, se, rhs = _mc(ev, constants)
             o = out[sharp]
             o[0].append(m), o[1].append(se), o[2].append(rhs), o[3].append(float(ev.lhs.mean()))
-    fam = f"clipped SGD: 2-D quadratics (+/-pairs, G=1), symmetric 2-D least squares; {runs} runs"
+    fam = f"clipped SGD: 2-D quadratics (+/-pairs, G=1; 2 nearly tight), symmetric 2-D least squares; {runs} runs"
     rows = []
     for sharp, key, title in ((False, "theorem1", "Theorem 1: (1/T)sum E[P(|xi|<c/4) min(|g|^2,3c|g|/4)] <= D_f/(aT)+Gac^2/2"),
                               (True, "theorem1_sharp", "Theorem 1 with the (L2') left side")):
@@ -485,7 +484,11 @@ def check_theorem2(rng, quick, constants):
     runs, T = (200, 200) if quick else (1000, 400)
     n_each = 2 if quick else 6
     bias_runs = 3 if quick else 10
-    insts = []
+    # the two nearly tight instances of Theorem 1, with tiny *asymmetric* noise
+    tiny = problems.quadratic([[0.02, 0.0], [-0.01, 0.0], [-0.01, 0.0]], name="quadratic_tiny_skewed")
+    tiny2 = problems.quadratic([[0.02, 0.0], [-0.01, 0.01], [-0.01, -0.01]], name="quadratic_tiny_skewed")
+    insts = [("2-cycle", tiny, ClippedSGD(lr=3.0, c=1.0), [1.5, 0.0]),
+             ("GD regime", tiny2, ClippedSGD(lr=0.02, c=1.0), [0.36, 0.48])]
     for _ in range(n_each):
         p = _skewed_quadratic(rng)
         c = 4.0 * _noise_scale(p, p.x_star) * rng.uniform(0.3, 1.5)
@@ -499,24 +502,32 @@ def check_theorem2(rng, quick, constants):
             c = 4.0 * _noise_scale(p, xref) * rng.uniform(0.3, 1.5)
             x0 = xref + _unit_rows(rng, 1, p.dim)[0] * _log_uniform(rng, 0.3, 3.0)
             insts.append((p.name, p, ClippedSGD(lr=_log_uniform(rng, 0.01, 0.3) / G, c=c), x0))
-    M, SE, RHS, B, names = [], [], [], [], []
+    out = {False: ([], [], [], []), True: ([], [], [], [])}
+    B, names = [], []
     bm1, bm2, bscale = [], [], []
     for name, p, alg, x0 in insts:
-        res = _simulate(p, alg, x0, T, runs, rng)
-        ev = bounds.evaluate_run(res)
-        m, se, rhs = _mc(ev, constants)
-        M.append(m), SE.append(se), RHS.append(rhs), B.append(float(ev.bias.mean())), names.append(name)
+        TT = max(T, 300) if name == "GD regime" else T
+        res = _simulate(p, alg, x0, TT, runs, rng)
+        for sharp, ev in zip((False, True), bounds.evaluate_run(res, sharp="both")):
+            m, se, rhs = _mc(ev, constants)
+            o = out[sharp]
+            o[0].append(m), o[1].append(se), o[2].append(rhs), o[3].append(float(ev.lhs.mean()))
+        B.append(float(ev.bias.mean())), names.append(name)
         bb = bounds.bias_bound_along(p, res.trajectory[:bias_runs], alg.c)
         ab = np.abs(bb.bias).ravel()
         bm1.append(bb.bound.ravel() - ab)
         bm2.append(bb.bound_truncated.ravel() - ab)
         bscale.append(alg.c * np.maximum(bb.grad_norm.ravel(), 1e-300))
-    fam = f"clipped SGD: skewed quadratics (d=1,2), least squares, logistic; {runs} runs"
+    fam = f"clipped SGD: skewed quadratics (d=1,2; 2 nearly tight), least squares, logistic; {runs} runs"
     bm1, bm2, bscale = map(np.concatenate, (bm1, bm2, bscale))
     bfam = f"every step of {bias_runs} runs of each Theorem 2 instance"
-    return [
-        _row("theorem2", ("Theorem 2: ... <= D_f/(aT) + Gac^2/2 + (1/T)sum E b_t", "RHS"), fam, M, RHS,
-             se=SE, rule="MC >= -3se", details={"instances": names, "rhs": RHS, "mean_bias": B, "runs": runs}),
+    rows = []
+    for sharp, key, title in ((False, "theorem2", "Theorem 2: ... <= D_f/(aT) + Gac^2/2 + (1/T)sum E b_t"),
+                              (True, "theorem2_sharp", "Theorem 2 with the (L2') left side")):
+        m, se, rhs, lhs = out[sharp]
+        rows.append(_row(key, (title, "RHS"), fam, m, rhs, se=se, rule="MC >= -3se",
+                         details={"instances": names, "rhs": rhs, "lhs": lhs, "mean_bias": B, "runs": runs}))
+    return rows + [
         _row("theorem2_w1", ("Theorem 2 bias: |b_t| <= ||grad f|| W_1(p_t, p~_t)", "c||g||"), bfam, bm1, bscale),
         _row("theorem2_w2c", ("Theorem 2 bias, truncated: |b_t| <= ||grad f|| W_2c(p_t, p~_t)", "c||g||"),
              bfam, bm2, bscale),
@@ -559,13 +570,13 @@ def check_theorem3(rng, quick, constants):
     for name, p, alg, x0 in insts:
         res = _simulate(p, alg, x0, T, runs, rng)
         names.append(name)
-        for sharp in (False, True):
-            ev = bounds.evaluate_run(res, sharp=sharp)
+        for sharp, ev in zip((False, True), bounds.evaluate_run(res, sharp="both")):
             m, se, rhs = _mc(ev, constants)
             o = out[sharp]
             o[0].append(m), o[1].append(se), o[2].append(rhs), o[3].append(float(ev.lhs.mean()))
         kappas.append(ev.kappa)
-    fam = f"DP-SGD (Poisson q, z; batch B): symmetric quadratics, skewed least squares; {runs} runs"
+    fam = (f"DP-SGD (Poisson q, z; batch B): symmetric quadratics (2 nearly tight), skewed least squares; "
+           f"{runs} runs")
     rows = []
     for sharp, key, title in ((False, "theorem3", "Theorem 3: c^2 -> kappa c^2 + d sigma^2 (+ bias)"),
                               (True, "theorem3_sharp", "Theorem 3 with the (L2') left side")):
