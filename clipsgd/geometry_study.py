@@ -678,7 +678,7 @@ def _specs(quick: bool):
         dig = dict(epochs=3, diag_epochs=(0, 1, 2, 3), subset=300)
         return (ModelSpec("digits", "softmax", **dig), ModelSpec("digits", "mlp", **dig),
                 ModelSpec("breast_cancer", "logistic", batch=32, lr=0.5, epochs=5, diag_epochs=None))
-    dig = dict(epochs=20, diag_epochs=(0, 1, 2, 3, 5, 10, 20))
+    dig = dict(epochs=20, diag_epochs=(0, 1, 2, 3, 5, 10, 20), subset=1000)
     return (ModelSpec("digits", "softmax", **dig), ModelSpec("digits", "mlp", **dig),
             ModelSpec("breast_cancer", "logistic", batch=32, lr=0.5, epochs=20, diag_epochs=None))
 
