@@ -750,10 +750,10 @@ def _model_markdown(out, priv_txt) -> str:
                p_b[0], p_b[-1], e[-1]),
         f"- **d-dimensional disparity** W1(p, p-)/E||xi|| went from {st['disparity'][0]:.3f} to "
         f"{st['disparity'][-1]:.3f}; one sign-flip sample (symmetric population, same n, d = {prob.dim}) "
-        f"gives {_fmt(st['disparity_null'][0])} and {_fmt(st['disparity_null'][-1])}, i.e. "
+        f"reaches {_fmt(st['disparity_null'][0])} and {_fmt(st['disparity_null'][-1])}, i.e. "
         f"{100 * st['disparity_null'][0] / st['disparity'][0]:.0f}% and "
-        f"{100 * st['disparity_null'][-1] / st['disparity'][-1]:.0f}% of the observed value come from "
-        "finite-sample distance alone.",
+        f"{100 * st['disparity_null'][-1] / st['disparity'][-1]:.0f}% of the observed value with no "
+        "asymmetry at all (finite-sample distance).",
         f"- **Theorem 2**: |b_t| <= ||g_t|| W1(p_t, p~_t) held at all {len(e)} recorded points "
         f"({int(rec.bound_holds.sum())}/{len(e)}); |b_t| / bound ranged over "
         f"[{ratio.min():.2g}, {ratio.max():.2g}] (the bound is loose), the bound with cost truncated at 2c "
