@@ -30,7 +30,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from clipsgd.rng import fill_normal, geometric_skip, next_u64
+from clipsgd.rng import fill_normal, geometric_skip
 
 # ------------------------------------------------------------------ seeding (P4)
 _INIT_A, _MULT_A = np.uint32(0x43B0D7E5), np.uint32(0x931E8875)

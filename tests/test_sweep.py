@@ -14,7 +14,6 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
 
 from clipsgd import ClippedSGD, DPSGD, problems
