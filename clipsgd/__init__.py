@@ -28,6 +28,7 @@ from .algorithms import (
 )
 from .clip import ClipInfo, clip, clip_numpy
 from .engine import Result, run, run_numpy
+from .sweep import sweep  # the function; the module stays importable as clipsgd.sweep
 from .exact import StationarySet, expected_clipped_gradient, perturbed_clip_mean, stationary_points
 
 __version__ = "0.1.0"
@@ -56,4 +57,5 @@ __all__ = [
     "perturbed_clip_mean",
     "stationary_points",
     "StationarySet",
+    "sweep",
 ]

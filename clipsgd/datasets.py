@@ -24,7 +24,7 @@ import numpy as np
 from . import problems as _problems
 from ._validate import check_finite_array, check_int, check_real
 
-__all__ = ["Dataset", "load", "make_problem", "accuracy", "DATASETS"]
+__all__ = ["Dataset", "load", "make_problem", "accuracy", "predict", "predict_problem", "problem_accuracy", "DATASETS"]
 
 DATASETS = ("breast_cancer", "digits", "wine", "iris")
 

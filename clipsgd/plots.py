@@ -14,7 +14,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_example1", "plot_example2", "plot_accuracy_curves", "save"]
+__all__ = [
+    "plot_example1",
+    "plot_example2",
+    "plot_accuracy_curves",
+    "plot_projection_grid",
+    "plot_geometry_curves",
+    "save",
+]
 
 
 def save(fig, path):
