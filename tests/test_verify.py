@@ -92,6 +92,20 @@ def test_wrong_constant_fails(quick, change, only, must_fail):
     assert all(verdicts[k] == "pass" for k in must_fail)
 
 
+def test_default_constants_reproduce_bounds_margin():
+    """verify recomputes the right side from bounds.evaluate_run's terms so that a
+    constant can be changed; with the derived constants it is bounds' own margin."""
+    rng = np.random.default_rng(2)
+    prob = problems.quadratic(rng.exponential(size=(8, 2)))
+    res = run(prob, DPSGD(lr=0.1, c=0.7, noise_multiplier=1.0, sample_rate=0.4), steps=40, runs=20,
+              record_every=1, accountant="rdp")
+    for ev in bounds.evaluate_run(res, sharp="both"):
+        m, se, rhs = V._mc(ev, V.Constants())
+        assert m == pytest.approx(ev.margin, rel=1e-12) and se == pytest.approx(ev.se, rel=1e-12)
+        assert rhs == pytest.approx(ev.rhs, rel=1e-12)
+        assert ev.holds() == (ev.margin >= -3 * ev.se)
+
+
 def test_theorem3_catches_a_missing_poisson_kappa():
     # the kappa-regime instance (n = 2, q = 0.1, kappa = 5.5) attains kappa c^2: with
     # c^2 instead of kappa c^2 the simulated runs violate the bound by many s.e.
