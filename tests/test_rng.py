@@ -8,7 +8,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from clipsgd.rng import Xoshiro256, fill_normal, geometric_skip, next_u64, randbelow, spawn_states, uniform
+from clipsgd.rng import (
+    Xoshiro256,
+    fill_normal,
+    geometric_skip,
+    next_u64,
+    randbelow,
+    spawn_states,
+    spawn_states_reference,
+    uniform,
+)
 
 seeds = st.integers(0, 2**63 - 1)
 
@@ -167,6 +176,37 @@ def test_streams_are_uncorrelated():
         for b in range(4):
             if a != b:
                 assert abs(np.corrcoef(Z[a, 1:], Z[b, :-1])[0, 1]) < 5 / math.sqrt(N)
+
+
+big_ints = st.integers(0, 2**32 - 1) | st.integers(0, 2**130)
+
+
+@st.composite
+def seed_sequences(draw):
+    """An int seed, or a SeedSequence with drawn entropy (int or sequence), spawn key and pool size."""
+    if draw(st.booleans()):
+        return draw(big_ints)
+    entropy = draw(big_ints | st.lists(big_ints, min_size=1, max_size=6))
+    key = tuple(draw(st.lists(big_ints, max_size=3)))
+    pool = draw(st.sampled_from([4, 4, 5, 8]))
+    return np.random.SeedSequence(entropy, spawn_key=key, pool_size=pool)
+
+
+@given(seed_sequences(), st.integers(1, 300))
+def test_vectorised_spawn_equals_one_seed_sequence_per_run(seed, runs):
+    np.testing.assert_array_equal(spawn_states(seed, runs), spawn_states_reference(seed, runs))
+
+
+def test_vectorised_spawn_for_many_runs_and_spawned_parents():
+    # 70,000 runs (the run index crosses 2^16); a parent that is itself a spawned child
+    S = spawn_states(11, 70_000)
+    for r in (65_535, 65_536, 69_999):
+        ref = np.random.SeedSequence(11, spawn_key=(r,)).generate_state(4, dtype=np.uint64)
+        np.testing.assert_array_equal(S[r], ref)
+    child = np.random.SeedSequence(2024).spawn(3)[2]
+    np.testing.assert_array_equal(spawn_states(child, 40), spawn_states_reference(child, 40))
+    ref = np.array([c.generate_state(4, dtype=np.uint64) for c in np.random.SeedSequence(2024).spawn(3)[2].spawn(5)])
+    np.testing.assert_array_equal(spawn_states(child, 5), ref)
 
 
 def test_spawn_states_none_uses_fresh_entropy():
