@@ -264,7 +264,7 @@ def check_lemma1(rng, quick, constants):
     fam = f"random (g, xi, c), d=1..5, norms over 4 decades"
     return [
         _row("lemma1", ("Lemma 1: <g, clip(g+xi)+clip(g-xi)> >= 0", "c||g||"), fam, phi, scale),
-        _row("lemma1_sharp", ("Lemma 1 sharper: <g, S> >= ||S||^2/2", "c||g||"), fam, sharp, scale),
+        _row("lemma1_sharp", ("Lemma 1 sharper: <g, S> >= ||S||^2/2, S = clip(g+xi)+clip(g-xi)", "c||g||"), fam, sharp, scale),
     ]
 
 
@@ -316,7 +316,7 @@ def check_lemma2(rng, quick, constants):
     return [
         _row("lemma2", ("Lemma 2: E<g,clip(g+xi)> >= P(|xi|<ac) min(|g|^2,(1-a)c|g|)", "c||g||"),
              fam, np.concatenate(m2), np.concatenate(s2)),
-        _row("lemma2_pointwise", ("Lemma 2' (pointwise): ... >= E min(|g|^2, (c-|xi|)+ |g|)", "c||g||"),
+        _row("lemma2_pointwise", ("Lemma 2' (pointwise): E<g,clip(g+xi)> >= E min(|g|^2, (c-|xi|)_+ |g|)", "c||g||"),
              "random symmetric sums (+/-pairs), d=1..4", np.concatenate(mp), np.concatenate(sp_)),
     ]
 
@@ -476,7 +476,7 @@ def check_theorem1(rng, quick, constants):
             o[0].append(m), o[1].append(se), o[2].append(rhs), o[3].append(float(ev.lhs.mean()))
     fam = f"clipped SGD: 2-D quadratics (+/-pairs, G=1; 2 nearly tight), symmetric 2-D least squares; {runs} runs"
     rows = []
-    for sharp, key, title in ((False, "theorem1", "Theorem 1: (1/T)sum E[P(|xi|<c/4) min(|g|^2,3c|g|/4)] <= D_f/(aT)+Gac^2/2"),
+    for sharp, key, title in ((False, "theorem1", "Theorem 1: (1/T) sum E[P(|xi|<c/4) min(|g|^2, 3c|g|/4)] <= D_f/(alpha T) + G alpha c^2/2"),
                               (True, "theorem1_sharp", "Theorem 1 with the (L2') left side")):
         m, se, rhs, lhs = out[sharp]
         rows.append(_row(key, (title, "RHS"), fam, m, rhs, se=se, rule="MC >= -3se",
@@ -549,7 +549,7 @@ def check_theorem2(rng, quick, constants):
     bfam = (f"every step of {bias_runs} runs of each Theorem 2 instance + 1-D family "
             f"(M, -M/k x k), k <= {ks[-1]}")
     rows = []
-    for sharp, key, title in ((False, "theorem2", "Theorem 2: ... <= D_f/(aT) + Gac^2/2 + (1/T)sum E b_t"),
+    for sharp, key, title in ((False, "theorem2", "Theorem 2: same, with + (1/T) sum E b_t on the right (any noise)"),
                               (True, "theorem2_sharp", "Theorem 2 with the (L2') left side")):
         m, se, rhs, lhs = out[sharp]
         rows.append(_row(key, (title, "RHS"), fam, m, rhs, se=se, rule="MC >= -3se",
@@ -608,7 +608,7 @@ def check_theorem3(rng, quick, constants):
     fam = (f"DP-SGD (Poisson q, z; batch B): symmetric quadratics (2 nearly tight), skewed least squares; "
            f"{runs} runs")
     rows = []
-    for sharp, key, title in ((False, "theorem3", "Theorem 3: c^2 -> kappa c^2 + d sigma^2 (+ bias)"),
+    for sharp, key, title in ((False, "theorem3", "Theorem 3 (DP-SGD): c^2 -> kappa c^2 + d sigma^2, bias on the right"),
                               (True, "theorem3_sharp", "Theorem 3 with the (L2') left side")):
         m, se, rhs, lhs = out[sharp]
         rows.append(_row(key, (title, "RHS"), fam, m, rhs, se=se, rule="MC >= -3se",
@@ -747,7 +747,7 @@ def check_privacy(rng, quick, constants):
             sigma = math.sqrt(constants.calibration * T * (L + eps)) / eps * c / n
             M.append(bound - bounds.optimal_rate(D, G, T, c * c + d * sigma * sigma))
             S.append(bound)
-    rows.append(_row("privacy_utility", ("Privacy-utility: min_a RHS <= 2sqrt2 c sqrt(D G d (L+eps))/(n eps)",
+    rows.append(_row("privacy_utility", ("Privacy-utility: min_alpha RHS <= 2 sqrt(2) c sqrt(D_f G d (L+eps))/(n eps)",
                                          "bound"), "random (D, G, c, d, n, eps, delta), T in {T0, 2T0, 10T0}",
                      M, S))
     return rows
@@ -812,16 +812,22 @@ def verify(quick=False, seed=0, only=None, constants=None, progress=None) -> Rep
 def _fmt_margin(r: CheckResult) -> str:
     s = f"{r.margin:+.3e}"
     if r.rule.startswith("MC"):
-        s += f" ± {r.se:.1e}"
+        s += f" +/- {r.se:.1e}"
     return s
 
 
+def _cell(text: str) -> str:
+    """A Markdown table cell: norms and absolute values keep their bars, escaped."""
+    return text.replace("|", "\\|")
+
+
 def format_table(report: Report) -> str:
-    """The verification table as Markdown (one row per result)."""
-    head = ["result", "instance family", "n", "worst margin (RHS - LHS) ± MC s.e.", "margin / scale", "rule", "verdict"]
+    """The verification table as Markdown (one row per result; ``|`` escaped in cells)."""
+    head = ["result", "instance family", "n", "worst margin (RHS - LHS) +/- MC s.e.", "margin / scale", "rule",
+            "verdict"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for r in report.rows:
-        lines.append("| " + " | ".join([
+        lines.append("| " + " | ".join(_cell(t) for t in [
             r.result, r.family, str(r.instances), _fmt_margin(r), f"{r.relative:+.3g} ({r.scale})",
             r.rule, "pass" if r.passed else "**FAIL**"]) + " |")
     n_fail = sum(not r.passed for r in report.rows)
