@@ -435,10 +435,15 @@ def test_checker_accepts_right_and_rejects_typical_wrong(exercise_id, seed):
     assert fb.answered
     # right answers written as text (as in a CSV) are accepted too
     assert inst.check(instructor.format_answer(ref), verbose=False).correct
+    ex = exercises.exercise(exercise_id)
+    seen = []
     for value, fragment in wrong(inst):
         fb = inst.check(value, verbose=False)
         assert not fb.correct, (exercise_id, seed, fragment)
-        assert fragment in fb.message, (fragment, fb.message)
+        # two typical mistakes may give the same number on an instance: either explanation
+        if not any(ex.close(value, v) for v in seen):
+            assert fragment in fb.message, (fragment, fb.message)
+        seen.append(value)
         assert not _leaks(fb.message, ref), fb.message
 
 

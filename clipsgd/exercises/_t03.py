@@ -105,6 +105,8 @@ def _gen_t3(rng):
     p["z"] = float(rng.choice((0.5, 1.0, 2.0, 4.0)))
     p["B"] = int(rng.choice((16, 64, 256)))
     p["d"] = int(rng.choice((10, 100, 1000, 10000)))
+    if p["d"] * _sigma(p) ** 2 < 0.1 * p["c"] ** 2:  # the privacy noise would not matter
+        return None
     return p
 
 
@@ -131,9 +133,9 @@ def _mistakes_t3(p):
     rhs = lambda K: D / (a * T) + G * a * K / 2  # noqa: E731
     return [
         Mistake(rhs(c * c + d * (z * c) ** 2), "sigma is the noise std on the *averaged* update, z c / B, not z c."),
+        Mistake(rhs(c * c), "that is Theorem 1's bound: DP-SGD adds d sigma^2 to c^2."),
         Mistake(rhs(c * c + s * s), "the noise is d-dimensional: its squared norm is d sigma^2."),
         Mistake(rhs(c * c + d * z * z), "sigma = z c / B: the noise scales with c and is divided by B."),
-        Mistake(rhs(c * c), "that is Theorem 1's bound: DP-SGD adds d sigma^2 to c^2."),
         Mistake(rhs(c * c + d * s), "the variance term has sigma^2, not sigma."),
     ]
 
