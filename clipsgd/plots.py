@@ -210,7 +210,9 @@ def plot_bias_vs_k(panels, path, title="distance of the limit to the optimum vs 
             k, y = np.asarray(cv["k"], float), np.asarray(cv["y"], float)
             ok = (k > 0) & (y > 0) & np.isfinite(y)
             if cv.get("err") is not None:
-                ax.errorbar(k[ok], y[ok], yerr=np.asarray(cv["err"], float)[ok], fmt=cv.get("style", "o"),
+                err = np.asarray(cv["err"], float)[ok]
+                lower = np.minimum(err, 0.9 * y[ok])  # a log axis cannot show y - err <= 0
+                ax.errorbar(k[ok], y[ok], yerr=[lower, err], fmt=cv.get("style", "o"),
                             ms=5, capsize=3, label=cv["label"])
             else:
                 ax.loglog(k[ok], y[ok], cv.get("style", "-"), lw=1.6, ms=4, label=cv["label"])
