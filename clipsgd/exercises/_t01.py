@@ -17,7 +17,7 @@ _C_CHOICES = (0.5, 1.0, 1.5, 2.0, 3.0)
 
 
 def _h(a, x, c):
-    return float(expected_clipped_gradient(problems.quadratic(a), float(x), c))
+    return float(expected_clipped_gradient(problems.quadratic(a), [float(x)], c)[0])
 
 
 # ----------------------------------------------------------------------- h at the optimum

@@ -78,7 +78,7 @@ def _mistakes_pk(p):
 def _hint_pk(p, ans):
     from ..exact import expected_clipped_gradient
 
-    return direction_hint(float(expected_clipped_gradient(problems.quadratic(p["a"]), ans, p["c"], p["k"])),
+    return direction_hint(float(expected_clipped_gradient(problems.quadratic(p["a"]), [ans], p["c"], p["k"])[0]),
                           name="h_k")
 
 

@@ -94,7 +94,7 @@ def _weighted_stall(a, w, c):
 
 
 def _h_weighted(a, w, c, x):
-    return float(expected_clipped_gradient(_as_least_squares(a, w), float(x), c))
+    return float(expected_clipped_gradient(_as_least_squares(a, w), [float(x)], c)[0])
 
 
 def _gen_w(rng):
