@@ -94,7 +94,9 @@ def check_clip_threshold(name: str, value) -> float:
 def check_finite_array(name: str, value, ndim=None, dtype=np.float64) -> np.ndarray:
     """Convert to a C-contiguous float array; reject NaN/inf and wrong dimensionality."""
     try:
-        arr = np.ascontiguousarray(value, dtype=dtype)
+        arr = np.asarray(value, dtype=dtype)
+        if arr.ndim:  # ascontiguousarray would turn a 0-d input into shape (1,)
+            arr = np.ascontiguousarray(arr)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
     if ndim is not None:

@@ -12,6 +12,11 @@ Order of random draws within a run, per step (the contract the NumPy twin
 2. for each batch example in order, :math:`\zeta_i \in R^d` if ``k > 0``;
 3. the noise :math:`\nu \in R^d` if ``z > 0`` (also when the batch is empty).
 
+Generalised linear models (least squares, logistic) with ``k = 0`` clip from norms:
+:math:`\nabla f_i(x) = r_i z_i`, so :math:`\lVert \nabla f_i(x)\rVert = |r_i|\,\lVert z_i\rVert`
+with the row norms computed once per problem; the per-example gradient is never
+written, only :math:`f\,r_i z_i` added to the sum (same draws, equal to rounding).
+
 Parallelism is over runs (``prange``); a run never touches another run's stream, so the
 result is bit-identical for any number of threads.
 """
@@ -22,6 +27,7 @@ import math
 import time
 import types
 import warnings
+import weakref
 
 import numpy as np
 from numba import njit, prange
@@ -30,7 +36,7 @@ from scipy.optimize import OptimizeResult
 from . import rng as _rng
 from .algorithms import SGD, Method, Sampling
 from .clip import clip_factor, l2_norm
-from .problems import CUSTOM, Problem, builtin_grad
+from .problems import CUSTOM, LEAST_SQUARES, LOGISTIC, Problem, _sigmoid, builtin_grad
 from .rng import fill_normal, geometric_skip, randbelow
 from .updates import (
     auto_clip_numpy,
@@ -45,6 +51,63 @@ from ._validate import check_finite_array, check_int
 __all__ = ["run", "run_numpy", "Result"]
 
 GRAD = builtin_grad  # rebound per custom oracle, see _engine_for
+
+
+# ------------------------------------------------- generalised linear models: clip from norms
+@njit(cache=True, inline="always")
+def _dot8(X, i, x):
+    """:math:`z_i^\top x` with 8 accumulators (breaks the add latency chain; deterministic)."""
+    d = x.shape[0]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    j = 0
+    while j + 8 <= d:
+        a0 += X[i, j] * x[j]
+        a1 += X[i, j + 1] * x[j + 1]
+        a2 += X[i, j + 2] * x[j + 2]
+        a3 += X[i, j + 3] * x[j + 3]
+        a4 += X[i, j + 4] * x[j + 4]
+        a5 += X[i, j + 5] * x[j + 5]
+        a6 += X[i, j + 6] * x[j + 6]
+        a7 += X[i, j + 7] * x[j + 7]
+        j += 8
+    s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    while j < d:
+        s += X[i, j] * x[j]
+        j += 1
+    return s
+
+
+@njit(cache=True, inline="always")
+def _glm_residual(kind, x, i, X, Y):
+    r"""The scalar :math:`r_i` of a generalised linear model, :math:`\nabla f_i(x) = r_i z_i`:
+    :math:`z_i^\top x - y_i` (least squares) or :math:`\sigma(z_i^\top x) - y_i` (logistic);
+    see :func:`clipsgd.problems.builtin_grad`."""
+    s = _dot8(X, i, x)
+    if kind == LEAST_SQUARES:
+        return s - Y[i]
+    return _sigmoid(s) - Y[i]
+
+
+@njit(cache=True)
+def _row_norms_kernel(X, out):
+    for i in range(X.shape[0]):
+        out[i] = l2_norm(X[i])
+
+
+_ROW_NORMS = weakref.WeakKeyDictionary()
+
+
+def _row_norms(problem):
+    r""":math:`\lVert z_i \rVert` for every row of a GLM problem's X (computed once per
+    Problem; the data of a Problem are not meant to change). Empty for other kinds."""
+    if problem.kind not in (LEAST_SQUARES, LOGISTIC):
+        return np.empty(0)
+    rn = _ROW_NORMS.get(problem)
+    if rn is None:
+        rn = np.empty(problem.n)
+        _row_norms_kernel(problem.X, rn)
+        _ROW_NORMS[problem] = rn
+    return rn
 
 
 def _full_objective_py(kind, x, X, Y, P, g, gsum):
@@ -64,7 +127,7 @@ def _full_objective_py(kind, x, X, Y, P, g, gsum):
     return loss / n, math.sqrt(s)
 
 
-def _run_body_py(kind, X, Y, P, x0, states, lrs, method, c, z, k, mparams, sampling, log1mq,
+def _run_body_py(kind, X, Y, P, rownorm, x0, states, lrs, method, c, z, k, mparams, sampling, log1mq,
                  B, expected_batch, rec_steps, record_loss,
                  traj, loss_out, gnorm_out, nclip, nseen, x_out, c_hist):
     R, d = x0.shape
@@ -72,6 +135,8 @@ def _run_body_py(kind, X, Y, P, x0, states, lrs, method, c, z, k, mparams, sampl
     T = lrs.shape[0]
     n_rec = rec_steps.shape[0]
     gamma, c2, target_q, eta_c, z_count = mparams[0], mparams[1], mparams[2], mparams[3], mparams[4]
+    # generalised linear models without perturbation clip from norms: ||g_i|| = |r_i| ||z_i||
+    glm = k == 0 and (kind == LEAST_SQUARES or kind == LOGISTIC)
     for r in prange(R):
         s = states[r]
         x = x0[r].copy()
@@ -129,21 +194,36 @@ def _run_body_py(kind, X, Y, P, x0, states, lrs, method, c, z, k, mparams, sampl
                 acc[j] = 0.0
             clipped = 0
             for b in range(m):
-                GRAD(kind, x, idx[b], X, Y, P, g)
-                if k > 0:
-                    fill_normal(s, zeta)
-                    perturb_inplace(g, k, zeta)
-                if method == 1:  # AUTO-S: c g / (||g|| + gamma)
-                    f = c / (l2_norm(g) + gamma)
+                i = idx[b]
+                res = 0.0
+                if glm:  # g_i = res z_i is never written
+                    res = _glm_residual(kind, x, i, X, Y)
+                    nrm = abs(res) * rownorm[i]
                 else:
-                    f = clip_factor(l2_norm(g), c_t)
+                    GRAD(kind, x, i, X, Y, P, g)
+                    if k > 0:
+                        fill_normal(s, zeta)
+                        perturb_inplace(g, k, zeta)
+                    nrm = l2_norm(g)
+                if method == 1:  # AUTO-S: c g / (||g|| + gamma)
+                    f = c / (nrm + gamma)
+                else:
+                    f = clip_factor(nrm, c_t)
                 if f < 1.0:
                     clipped += 1
-                for j in range(d):
-                    acc[j] += f * g[j]
-                if method == 2:
+                if glm:
+                    fr = f * res
                     for j in range(d):
-                        raw[j] += g[j]
+                        acc[j] += fr * X[i, j]
+                    if method == 2:
+                        for j in range(d):
+                            raw[j] += res * X[i, j]
+                else:
+                    for j in range(d):
+                        acc[j] += f * g[j]
+                    if method == 2:
+                        for j in range(d):
+                            raw[j] += g[j]
             # 3. noise on the sum, then the DP-SGD update
             if z > 0:
                 fill_normal(s, noise)
@@ -218,7 +298,8 @@ class Result(OptimizeResult):
         :math:`f(x)` and :math:`\lVert\nabla f(x)\rVert` at the records (full pass).
     clip_fraction : ndarray (runs, n_rec - 1)
         Fraction of the examples processed in steps ``record_steps[j] ..
-        record_steps[j+1]-1`` whose (perturbed) gradient had norm > c.
+        record_steps[j+1]-1`` whose (perturbed) gradient had norm > c; NaN (0/0) for a
+        window in which every Poisson batch was empty (no example was processed).
     mean_batch : ndarray (runs, n_rec - 1)
         Mean batch size over the same windows.
     privacy : PrivacyReport or None
@@ -344,7 +425,7 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
     c_hist = np.empty((runs, n_rec))
     t0 = time.perf_counter()
     _engine_for(problem)(
-        problem.kind, problem.X, problem.Y, problem.P, x0, states, lrs, spec.method,
+        problem.kind, problem.X, problem.Y, problem.P, _row_norms(problem), x0, states, lrs, spec.method,
         spec.c, spec.noise_multiplier, spec.k, np.asarray(spec.params, dtype=np.float64),
         spec.sampling, log1mq, spec.batch_size, spec.expected_batch, rec, bool(record_loss),
         traj, loss, gnorm, nclip, nseen, x_out, c_hist)

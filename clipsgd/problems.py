@@ -434,6 +434,8 @@ def softmax(X, y, n_classes: Optional[int] = None, name: str = "softmax") -> Pro
     if not np.all(y == np.round(y)) or y.min() < 0:
         raise ValueError("y must contain integer class labels 0, 1, ..., n_classes-1")
     K = int(y.max()) + 1 if n_classes is None else check_int("n_classes", n_classes, 2)
+    if K < 2:
+        raise ValueError("y must contain at least two classes (or give n_classes >= 2)")
     if y.max() >= K:
         raise ValueError(f"y has label {int(y.max())} >= n_classes={K}")
     return Problem(name, SOFTMAX, X, y, np.array([float(K)]), X.shape[1] * K, numpy_fn=_np_softmax)
