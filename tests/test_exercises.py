@@ -498,6 +498,9 @@ def test_params_are_read_only():
         inst.params["c"] = 1.0
     with pytest.raises(ValueError):
         inst.params["X"][0, 0] = 1.0
+    with pytest.raises(AttributeError):
+        inst.seed = 5
+    assert exercises.get("07.logcosh_clipped_mean", 0, show=False).seed == 0
 
 
 def test_get_prints_the_question_with_its_numbers(capsys):

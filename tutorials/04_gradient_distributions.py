@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from clipsgd import diagnostics as dg
-from clipsgd import exercises, geometry_study, problems
+from clipsgd import exercises, geometry_study
 
 FIGURES = Path(os.environ.get("CLIPSGD_FIGURES", "figures"))
 FIGURES.mkdir(parents=True, exist_ok=True)

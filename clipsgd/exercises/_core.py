@@ -21,12 +21,13 @@ Answers are numbers, intervals ``(lo, hi)`` or vectors; strings such as ``"-2.5"
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import numbers
 import re
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -217,13 +218,18 @@ class Instance:
 
     def __init__(self, ex: Exercise, seed: int):
         self._ex = ex
-        self.exercise_id = ex.id
-        self.seed = seed
+        self._seed = seed
         params, ref, mistakes = _draw(ex, seed)
-        self.params = _freeze(params)
+        self._params = _freeze(params)
         self._ref = ref
         self._mistakes = mistakes  # (Mistake, parsed value), computed once
-        self.question = ex.question(self.params)
+        self._question = ex.question(self._params)
+
+    # read-only: instances are shared (cached by get)
+    exercise_id = property(lambda self: self._ex.id)
+    seed = property(lambda self: self._seed)
+    params = property(lambda self: self._params)
+    question = property(lambda self: self._question)
 
     @property
     def title(self) -> str:
@@ -286,6 +292,12 @@ class Instance:
         return mk(False, ex.hint(self.params, ans) or "not right yet.")
 
 
+@functools.lru_cache(maxsize=4096)
+def _instance(exercise_id: str, seed: int) -> Instance:
+    """Instances are immutable and some cost an accountant call to draw: cache them."""
+    return Instance(exercise(exercise_id), seed)
+
+
 def get(exercise_id: str, seed: int, show: bool = True) -> Instance:
     """The instance of ``exercise_id`` for a student's ``seed``; prints its question.
 
@@ -305,8 +317,7 @@ def get(exercise_id: str, seed: int, show: bool = True) -> Instance:
     >>> inst.check(None, verbose=False).correct
     False
     """
-    ex = exercise(exercise_id)
-    inst = Instance(ex, _check_seed(seed))
+    inst = _instance(exercise(exercise_id).id, _check_seed(seed))
     if show:
         print(inst.text())
     return inst

@@ -28,7 +28,7 @@ from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
-from ._core import INTERVAL, VECTOR, Feedback, Instance, _check_seed, exercise, list_exercises
+from ._core import Feedback, Instance, _check_seed, _instance, exercise, list_exercises
 
 __all__ = ["student_seed", "assign", "Assignment", "grade", "Grades", "GradeRow", "format_answer",
            "read_roster"]
@@ -161,7 +161,7 @@ class Assignment:
             raise ValueError(f"student {student!r} is not in this assignment") from None
 
     def instance(self, student: str, exercise_id: str) -> Instance:
-        return Instance(exercise(exercise_id), self.seed(student))
+        return _instance(exercise(exercise_id).id, self.seed(student))
 
     def handout(self, student: str) -> str:
         """The questions for one student, as Markdown."""
