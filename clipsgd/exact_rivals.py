@@ -65,7 +65,8 @@ which lies strictly between the zero set of :math:`h_0` (plain clipping's limit)
 :math:`f'(\bar x)` has the sign :math:`\sigma` (because :math:`h_0` is non-decreasing and
 :math:`\bar x` is on the same side of :math:`x^*` as the zeros of :math:`h_0`), so
 :math:`e_{t+1} - e_t \to f'(\bar x)`: e diverges linearly in the direction that keeps it
-saturated, which makes the regime self-consistent. Example 1 with :math:`C_2 = 0.1`:
+saturated, which makes the regime self-consistent (in d-D the direction of the growing e
+settles only like 1/t, so x approaches :math:`\bar x` polynomially, not geometrically). Example 1 with :math:`C_2 = 0.1`:
 :math:`h_0(x) = (2(x+3) - 1)/3 = 0.1` gives :math:`\bar x = -2.35`, and e drifts by
 :math:`f'(\bar x) = -3.35` per step. The level set is computed exactly (rational
 arithmetic on the piecewise-linear :math:`h_0`). In d dimensions the same argument gives
@@ -237,7 +238,7 @@ def auto_clip_drift(problem: Problem, x, c, gamma=0.01):
     gamma = check_positive("gamma", gamma)
     s, b = _affine(problem)
     scalar = np.ndim(x) == 0
-    xa = check_finite_array("x", x, ndim=(0, 1))  # a 0-d x comes back with shape (1,)
+    xa = np.atleast_1d(check_finite_array("x", x, ndim=(0, 1)))
     G = np.multiply.outer(xa, s) + b
     u = (c * G / (np.abs(G) + gamma)).mean(axis=-1)
     return u[0] if scalar else u
@@ -491,13 +492,13 @@ def _rank(target_quantile, n):
     g = check_real("target_quantile", target_quantile)
     if not 0.0 < g < 1.0:
         raise ValueError(f"target_quantile must be in (0, 1) (got {target_quantile!r})")
-    gn = Fraction(g) * n
-    if gn.denominator == 1:
+    gn = g * n
+    if abs(gn - round(gn)) <= 1e-9 * max(1.0, gn):  # (to rounding: 2/3 * 3 is 1.9999999999999998)
         raise ValueError(
-            f"target_quantile * n must not be an integer (got {g!r} * {n} = {int(gn)}): then "
+            f"target_quantile * n must not be an integer (got {g!r} * {n} = {round(gn)}): then "
             "F_x(c) = target on a whole interval of c and the fixed set is a curve, not points"
         )
-    return math.ceil(gn)
+    return math.ceil(gn)  # not within rounding of an integer, so ceil is unambiguous
 
 
 def quantile_threshold(problem: Problem, x, target_quantile):
@@ -515,7 +516,7 @@ def quantile_threshold(problem: Problem, x, target_quantile):
     s, b = _affine(problem)
     j = _rank(target_quantile, len(s))
     scalar = np.ndim(x) == 0
-    xa = check_finite_array("x", x, ndim=(0, 1))
+    xa = np.atleast_1d(check_finite_array("x", x, ndim=(0, 1)))
     G = np.abs(np.multiply.outer(xa, s) + b)
     q = np.sort(G, axis=-1)[:, j - 1]
     return q[0] if scalar else q
