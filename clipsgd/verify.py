@@ -787,6 +787,18 @@ def verify(quick=False, seed=0, only=None, constants=None, progress=None) -> Rep
         The statements' constants (default: the derived ones).
     progress : callable, optional
         Called with each finished :class:`CheckResult`.
+
+    Examples
+    --------
+    >>> rep = verify(quick=True, only=["lemma1"])
+    >>> [(r.key, r.verdict) for r in rep.rows]
+    [('lemma1', 'pass'), ('lemma1_sharp', 'pass')]
+
+    With Lemma 2's constant raised from 1 - a to 1 - a/2 the check fails:
+
+    >>> bad = verify(quick=True, only=["lemma2_tight"], constants=Constants(lemma2_a=0.5))
+    >>> bad.passed, round(bad.rows[0].margin, 4)  # worst at a = 0.5: (0.5 + 7.5e-7) - 0.75
+    (False, -0.25)
     """
     seed = check_int("seed", seed, 0)
     constants = Constants() if constants is None else constants

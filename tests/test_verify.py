@@ -176,6 +176,13 @@ def test_table_format_and_json(tmp_path):
     assert [r["key"] for r in d["rows"]] == ["perturb_closed_form", "perturb_speed", "perturb_shift", "perturb_slope"]
 
 
+def test_doctests():
+    import doctest
+
+    result = doctest.testmod(V)
+    assert result.attempted >= 4 and result.failed == 0
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="seed"):
         V.verify(seed=-1, only=["lemma1"])
