@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import stats
 
 from clipsgd import DPSGD, SGD, ClippedSGD, Result, Sampling, Schedule, problems, run, run_numpy
+from clipsgd.algorithms import AutoClipSGD, DiceSGD, QuantileClipDPSGD
 
 
 class _UnaccountedDPSGD(DPSGD):
@@ -192,6 +193,46 @@ def test_engine_equals_numpy_twin_for_accounted_dpsgd(sampling, batch):
     b = run_numpy(prob, alg, steps=10, runs=3, seed=8, record_every=3)
     _assert_same_result(a, b)
     assert a.privacy is not None and a.privacy.epsilon == b.privacy.epsilon
+
+
+@pytest.mark.parametrize("kind", ["logistic", "least_squares"])
+@pytest.mark.parametrize("sampling, batch", [
+    ("poisson", dict(sample_rate=0.4)),
+    ("shuffle", dict(batch_size=3)),
+    ("replacement", dict(batch_size=4)),
+])
+@pytest.mark.parametrize("method", ["clip", "auto", "dice", "quantile"])
+def test_generalised_linear_models_clip_from_norms_like_the_twin(kind, sampling, batch, method):
+    # k = 0 on a GLM: the engine clips from |r_i| ||z_i|| without writing g_i = r_i z_i; the
+    # twin forms G and clips its rows. d = 11 exercises the 8-accumulator dot product and
+    # its remainder; c = 1.2 clips some examples and not others (asserted below)
+    rng = np.random.default_rng(17)
+    X = rng.standard_normal((9, 11))
+    y = (rng.random(9) < 0.5).astype(float) if kind == "logistic" else rng.standard_normal(9)
+    prob = problems.logistic(X, y) if kind == "logistic" else problems.least_squares(X, y)
+    common = dict(lr=0.1, c=1.2, sampling=sampling, **batch)
+    alg = {"clip": lambda: _UnaccountedDPSGD(noise_multiplier=0.9, **common),
+           "auto": lambda: AutoClipSGD(gamma=0.05, **common),
+           "dice": lambda: DiceSGD(c2=0.5, **common),
+           "quantile": lambda: QuantileClipDPSGD(noise_multiplier=0.0, count_noise_multiplier=0.7, **common),
+           }[method]()
+    kw = dict(steps=12, runs=2, seed=31, record_every=4, x0=0.3 * rng.standard_normal(11))
+    a, b = run(prob, alg, **kw), run_numpy(prob, alg, **kw)
+    _assert_same_result(a, b)
+    if method != "auto":
+        assert 0 < np.nanmean(a.clip_fraction) < 1
+
+
+def test_row_norms_are_computed_once_per_problem():
+    from clipsgd.engine import _row_norms
+
+    X = np.array([[3.0, 4.0], [0.0, 0.0], [1e200, 1e200]])
+    prob = problems.least_squares(X, np.zeros(3))
+    rn = _row_norms(prob)
+    # 5, 0, and sqrt(2) 1e200 without overflow (the squares would be inf)
+    np.testing.assert_allclose(rn, [5.0, 0.0, math.sqrt(2) * 1e200], rtol=1e-15)
+    assert _row_norms(prob) is rn
+    assert _row_norms(problems.example1()).size == 0  # not a GLM: not computed
 
 
 # ================================================================ reproducibility
