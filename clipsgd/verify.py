@@ -377,9 +377,11 @@ def _mc(ev, constants):
 
 
 def _symmetric_quadratic(rng, c=1.0):
-    """+/- pairs of atoms (d = 2), norms from 0.02c to 3c so that P(|xi| < c/4) is in (0, 1)."""
+    """+/- pairs of atoms (d = 2), norms from 0.02c to 3c, one pair below c/4 (so P(|xi| < c/4) > 0)."""
     m = int(rng.integers(2, 6))
-    half = _unit_rows(rng, m, 2) * (c * _log_uniform(rng, 0.02, 3.0, m))[:, None]
+    norms = _log_uniform(rng, 0.02, 3.0, m)
+    norms[0] = _log_uniform(rng, 0.02, 0.2)  # at least one pair with |xi| < c/4: weight > 0
+    half = _unit_rows(rng, m, 2) * (c * norms)[:, None]
     return problems.quadratic(np.vstack([half, -half]), name="quadratic_pairs")
 
 
