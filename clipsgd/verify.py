@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import bounds, problems
-from ._validate import check_int, check_nonnegative, check_positive
+from ._validate import check_int
 from .algorithms import DPSGD, ClippedSGD
 from .clip import clip_numpy
 from .engine import run
@@ -261,10 +261,11 @@ def check_lemma1(rng, quick, constants):
         sharp_all.append(phi - 0.5 * np.sum(S * S, axis=1))
         scale_all.append(c * np.linalg.norm(g, axis=1))
     phi, sharp, scale = map(np.concatenate, (phi_all, sharp_all, scale_all))
-    fam = f"random (g, xi, c), d=1..5, norms over 4 decades"
+    fam = "random (g, xi, c), d=1..5, norms over 4 decades"
     return [
         _row("lemma1", ("Lemma 1: <g, clip(g+xi)+clip(g-xi)> >= 0", "c||g||"), fam, phi, scale),
-        _row("lemma1_sharp", ("Lemma 1 sharper: <g, S> >= ||S||^2/2, S = clip(g+xi)+clip(g-xi)", "c||g||"), fam, sharp, scale),
+        _row("lemma1_sharp", ("Lemma 1 sharper: <g, S> >= ||S||^2/2, S = clip(g+xi)+clip(g-xi)", "c||g||"),
+             fam, sharp, scale),
     ]
 
 
@@ -484,7 +485,8 @@ def check_theorem1(rng, quick, constants):
             o[0].append(m), o[1].append(se), o[2].append(rhs), o[3].append(float(ev.lhs.mean()))
     fam = f"clipped SGD: 2-D quadratics (+/-pairs, G=1; 2 nearly tight), symmetric 2-D least squares; {runs} runs"
     rows = []
-    for sharp, key, title in ((False, "theorem1", "Theorem 1: (1/T) sum E[P(|xi|<c/4) min(|g|^2, 3c|g|/4)] <= D_f/(alpha T) + G alpha c^2/2"),
+    thm1 = "Theorem 1: (1/T) sum E[P(|xi|<c/4) min(|g|^2, 3c|g|/4)] <= D_f/(alpha T) + G alpha c^2/2"
+    for sharp, key, title in ((False, "theorem1", thm1),
                               (True, "theorem1_sharp", "Theorem 1 with the (L2') left side")):
         m, se, rhs, lhs = out[sharp]
         rows.append(_row(key, (title, "RHS"), fam, m, rhs, se=se, rule="MC >= -3se",
@@ -566,7 +568,8 @@ def check_theorem2(rng, quick, constants):
         # relative margin 1 - |b|/bound says how much of the bound the bias uses; the
         # rounding allowance is relative to c||g||, the scale of b itself
         _row("theorem2_w1", ("Theorem 2 bias: |b_t| <= ||grad f|| W_1(p_t, p~_t)", "||g|| W_1"), bfam, bm1,
-             bnd1, tol_scales=bscale, details={"max |b|/bound": float(np.max(1 - bm1 / np.where(bnd1 > 0, bnd1, np.inf)))}),
+             bnd1, tol_scales=bscale,
+             details={"max |b|/bound": float(np.max(1 - bm1 / np.where(bnd1 > 0, bnd1, np.inf)))}),
         _row("theorem2_w2c", ("Theorem 2 bias, truncated: |b_t| <= ||grad f|| W_2c(p_t, p~_t)", "||g|| W_2c"),
              bfam, bm2, bnd2, tol_scales=bscale),
     ]
@@ -616,7 +619,8 @@ def check_theorem3(rng, quick, constants):
     fam = (f"DP-SGD (Poisson q, z; batch B): symmetric quadratics (2 nearly tight), skewed least squares; "
            f"{runs} runs")
     rows = []
-    for sharp, key, title in ((False, "theorem3", "Theorem 3 (DP-SGD): c^2 -> kappa c^2 + d sigma^2, bias on the right"),
+    thm3 = "Theorem 3 (DP-SGD): c^2 -> kappa c^2 + d sigma^2, bias on the right"
+    for sharp, key, title in ((False, "theorem3", thm3),
                               (True, "theorem3_sharp", "Theorem 3 with the (L2') left side")):
         m, se, rhs, lhs = out[sharp]
         rows.append(_row(key, (title, "RHS"), fam, m, rhs, se=se, rule="MC >= -3se",
