@@ -846,7 +846,8 @@ def _config(quick: bool) -> dict:
         return {
             "ex1": dict(c=1.0, ks_exact=2.0 ** np.arange(-2.0, 8.25, 0.5), sim_ks=(0.0, 2.0, 8.0), sim_runs=200,
                         sim_lr=0.02, burn_tau=10, tail_tau=40, min_tail=4000, price_ks=(0.0, 8.0, 16.0, 32.0, 64.0),
-                        target=0.1, rival_runs=100, rival_steps=5000, rival_lr=0.02,
+                        price_sim_ks=(32.0,), price_sim_runs=200, target=0.1,
+                        rival_runs=100, rival_steps=5000, rival_lr=0.02,
                         privacy=dict(copies=1000, sample_rate=0.003, steps=5000, lr=0.05, epsilon=1.0, delta=1e-5,
                                      runs=20, ks=(4.0, 16.0), target=0.1, accountant=acc)),
             "quad": dict(n=1000, d=10, scale=1.0, c=1.0, ks_exact=(1.0, 2.0, 4.0, 8.0), sim_ks=(0.0, 2.0),
@@ -862,7 +863,8 @@ def _config(quick: bool) -> dict:
         "ex1": dict(c=1.0, ks_exact=2.0 ** np.arange(-2.0, 8.25, 0.5), sim_ks=(0.0, 2.0, 8.0, 32.0), sim_runs=1000,
                     sim_lr=0.02, burn_tau=10, tail_tau=40, min_tail=20000,
                     price_ks=(0.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0),
-                    target=0.1, rival_runs=500, rival_steps=10000, rival_lr=0.02,
+                    price_sim_ks=(32.0, 64.0), price_sim_runs=1000, target=0.1,
+                    rival_runs=500, rival_steps=10000, rival_lr=0.02,
                     privacy=dict(copies=1000, sample_rate=0.003, steps=10000, lr=0.05, epsilon=1.0, delta=1e-5,
                                  runs=100, ks=(4.0, 16.0), target=0.1, accountant=acc)),
         "quad": dict(n=1000, d=10, scale=1.0, c=1.0, ks_exact=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
@@ -880,6 +882,8 @@ def _config(quick: bool) -> dict:
 def _slope(k, y):
     """Least-squares slope of log y on log k."""
     k, y = np.asarray(k, float), np.asarray(y, float)
+    if len(k) < 2:
+        return math.nan
     return float(np.polyfit(np.log(k), np.log(y), 1)[0])
 
 
@@ -953,7 +957,8 @@ def study_example1(ctx, cfg) -> dict:
         est, res, tau = _sim_point(prob, c, k, lr, xk, drift, cfg["sim_runs"], _seed(ctx, 1, j), cfg["burn_tau"],
                                    cfg["tail_tau"], cfg["min_tail"], x0)
         shift = stationary_mean_shift(prob, c, k, lr)
-        sims.append({"k": k, "lr": lr, "exact": xk, "lr_shift": shift, "sim_mean": float(est.mean[0]), "se": float(est.se[0]),
+        sims.append({"k": k, "lr": lr, "exact": xk, "lr_shift": shift, "sim_mean": float(est.mean[0]),
+                     "se": float(est.se[0]),
                      "z_score": float((est.mean[0] - xk - shift) / est.se[0]), "burn": est.burn,
                      "tail": est.steps - est.burn, "tau": tau, "runs": cfg["sim_runs"],
                      "steps_to_target": _first_hit(res, [xs], cfg["target"])})
@@ -963,8 +968,20 @@ def study_example1(ctx, cfg) -> dict:
     lr = cfg["sim_lr"]
     out["price"] = {"k": ks_p.tolist(), "lr": lr, "target": cfg["target"], "x0": 0.0,
                     "steps": mean_field_steps_to_target(prob, c, ks_p, lr, 0.0, cfg["target"]).tolist()}
+    # simulated price: the mean of many runs at the same lr, from the same x0
+    sim_price = {}
+    for j, k in enumerate(cfg["price_sim_ks"]):
+        t_mf = out["price"]["steps"][list(ks_p).index(k)]
+        steps = int(1.5 * t_mf) + 2000
+        ctx.log(f"  Example 1: price, k = {k:g}, {cfg['price_sim_runs']} runs x {steps} steps")
+        res = run(prob, ClippedSGD(lr=lr, c=c, k=k), steps=steps, runs=cfg["price_sim_runs"], seed=_seed(ctx, 9, j),
+                  x0=x0, record_every=50, record_loss=False)
+        sim_price[k] = _first_hit(res, [xs], cfg["target"])
+    out["price"]["simulated"] = {str(k): v for k, v in sim_price.items()}
+    out["price"]["sim_runs"] = cfg["price_sim_runs"]
     fin = np.isfinite(out["price"]["steps"]) & (ks_p >= 24)
-    out["price"]["slope_large_k"] = _slope(ks_p[fin], np.asarray(out["price"]["steps"])[fin]) if fin.sum() >= 2 else None
+    steps_p = np.asarray(out["price"]["steps"])
+    out["price"]["slope_large_k"] = _slope(ks_p[fin], steps_p[fin]) if fin.sum() >= 2 else None
     # ---- rivals without noise: exact limits and simulation
     out["rivals"] = _example1_rivals(ctx, prob, cfg)
     out.update(rival_lr=cfg["rival_lr"], rival_runs=cfg["rival_runs"], rival_steps=cfg["rival_steps"])
@@ -1131,7 +1148,8 @@ def study_logistic(ctx, cfg) -> dict:
            "test_accuracy_x_star": acc(xs)}
     G = prob.per_example_grads(xs)
     nr = np.linalg.norm(G, axis=1)
-    out["grad_norm_quantiles"] = dict(zip(("50%", "90%", "99%", "max"), np.quantile(nr, [0.5, 0.9, 0.99, 1.0]).tolist()))
+    out["grad_norm_quantiles"] = dict(zip(("50%", "90%", "99%", "max"),
+                                          np.quantile(nr, [0.5, 0.9, 0.99, 1.0]).tolist()))
     out["clipped_fraction_at_x_star"] = float(np.mean(nr > c))
     u = np.linalg.eigh(np.cov(G.T))[1][:, -1]  # direction of largest gradient variance
     proj = G @ u
@@ -1198,13 +1216,17 @@ def _fmt_steps(v):
 def _figures(ctx, ex1, quad, logi):
     figs = []
     e = ex1["exact"]
+    cap = 10.0 * (1.0 - ex1["plain_clipping_limit"])  # bounds above this say nothing on a log plot
     sim_k = [r["k"] for r in ex1["simulated"] if r["k"] > 0]
     sim_d = [abs(r["sim_mean"] - r["lr_shift"] - ex1["x_star"]) for r in ex1["simulated"] if r["k"] > 0]
     sim_e = [2 * r["se"] for r in ex1["simulated"] if r["k"] > 0]
     panels = [{"title": "Example 1 (exact, 1-D)", "curves": [
-        {"k": e["k"], "y": e["distance"], "label": "exact |x_k - x*|", "style": "k-", "k0": 1.0 - ex1["plain_clipping_limit"]},
-        {"k": e["k"], "y": e["sharp"], "label": "Theorem B, sharp bound", "style": "b--"},
-        {"k": e["k"], "y": e["explicit"], "label": "Theorem B, explicit bound", "style": "c:"},
+        {"k": e["k"], "y": e["distance"], "label": "exact |x_k - x*|", "style": "k-",
+         "k0": 1.0 - ex1["plain_clipping_limit"]},
+        {"k": e["k"], "y": np.where(np.asarray(e["sharp"]) <= cap, e["sharp"], np.nan),
+         "label": "Theorem B, sharp bound", "style": "b--"},
+        {"k": e["k"], "y": np.where(np.asarray(e["explicit"]) <= cap, e["explicit"], np.nan),
+         "label": "Theorem B, explicit bound (shown below 10 x the k = 0 distance)", "style": "c:"},
         {"k": e["k"], "y": e["asymptotic"], "label": "|E xi^3|/(6k^2)", "style": "g-."},
         {"k": sim_k, "y": sim_d, "err": sim_e, "label": "simulation (lr-corrected, 2 SE)", "style": "ro"}]}]
     for st, title in ((quad, f"{quad['name']} (exact d-D)"), (logi, f"{logi['name']} (exact d-D)")):
@@ -1225,11 +1247,11 @@ def _figures(ctx, ex1, quad, logi):
         panels.append({"title": title, "curves": curves})
     figs.append(plots.plot_bias_vs_k(panels, ctx.path("bias_vs_k.png")))
     pp = [{"title": "Example 1", "target": ex1["price"]["target"], "curves": [
-        {"k": ex1["price"]["k"], "steps": ex1["price"]["steps"], "label": f"exact mean field, lr {ex1['price']['lr']:g}",
+        {"k": ex1["price"]["k"], "steps": ex1["price"]["steps"],
+         "label": f"exact mean field, lr {ex1['price']['lr']:g}",
          "style": "ko-"},
-        {"k": [r["k"] for r in ex1["simulated"]],
-         "steps": [r["steps_to_target"] * r["lr"] / ex1["price"]["lr"] for r in ex1["simulated"]],
-         "label": "simulation (mean of runs, rescaled to the same lr)", "style": "rs"}]}]
+        {"k": [float(k) for k in ex1["price"]["simulated"]], "steps": list(ex1["price"]["simulated"].values()),
+         "label": f"simulation (mean of {ex1['price']['sim_runs']} runs)", "style": "rs"}]}]
     pp.append({"title": quad["name"], "target": quad["target"], "curves": [
         {"k": [r["k"] for r in quad["exact"]], "steps": [r["steps_to_target"] for r in quad["exact"]],
          "label": f"exact mean field, lr {quad['lr']:g}", "style": "ko-"},
@@ -1249,7 +1271,7 @@ def _figures(ctx, ex1, quad, logi):
         "plain clipping h_0": expected_clipped_gradient(prob, xs_grid, 1.0),
         "perturbed, k = 8": expected_clipped_gradient(prob, xs_grid, 1.0, 8.0),
         "AUTO-S (gamma = 0.01)": exact_rivals.auto_clip_drift(prob, xs_grid, 1.0, 0.01),
-        "quantile clipping, target 0.9": np.array(
+        "quantile clipping, target 0.9 (= f' here: nothing clipped)": np.array(
             [np.clip(xg - prob.X[:, 0], -q, q).mean() for xg, q in
              zip(xs_grid, exact_rivals.quantile_threshold(prob, xs_grid, 0.9))]),
         "f'(x) (SGD, DiceSGD when C2 >= 1/3)": xs_grid - 1.0,
@@ -1258,7 +1280,8 @@ def _figures(ctx, ex1, quad, logi):
     zeros = {"plain clipping h_0": ex1["plain_clipping_limit"],
              "perturbed, k = 8": stationary_points(prob, 1.0, 8.0).points[0],
              "AUTO-S (gamma = 0.01)": exact_rivals.auto_clip_stationary_point(prob, 1.0, 0.01),
-             "quantile clipping, target 0.9": exact_rivals.quantile_fixed_points(prob, 0.9).points[0].x,
+             "quantile clipping, target 0.9 (= f' here: nothing clipped)":
+                 exact_rivals.quantile_fixed_points(prob, 0.9).points[0].x,
              "f'(x) (SGD, DiceSGD when C2 >= 1/3)": 1.0}
     figs.append(plots.plot_expected_drifts(xs_grid, drifts, zeros, 1.0, ctx.path("example1_rival_drifts.png")))
     return figs
@@ -1274,13 +1297,11 @@ def _markdown(ex1, quad, logi, quick) -> str:
         f"| {r['k']:g} | {r['lr']:g} | {r['exact']:.6f} | {r['lr_shift']:+.5f} | {r['exact'] + r['lr_shift']:.5f} "
         f"| {r['sim_mean']:.5f} +/- {r['se']:.5f} | {r['z_score']:+.2f} | {r['runs']} | {r['burn']:,} + {r['tail']:,} |"
         for r in ex1["simulated"])
-    sim_steps = {r["k"]: (r["steps_to_target"], r["lr"]) for r in ex1["simulated"]}
+    sim_steps = {float(k): v for k, v in ex1["price"]["simulated"].items()}
+    sim_steps.update({r["k"]: r["steps_to_target"] for r in ex1["simulated"] if r["lr"] == ex1["price"]["lr"]})
 
     def sim_price(k):
-        if k not in sim_steps:
-            return "-"
-        st, lr_k = sim_steps[k]
-        return _fmt_steps(st) + ("" if lr_k == ex1["price"]["lr"] else f" at lr {lr_k:g} (= {_fmt_steps(st * lr_k / ex1['price']['lr'])} at lr {ex1['price']['lr']:g})")
+        return _fmt_steps(sim_steps[k]) if k in sim_steps else "-"
 
     t_price = "\n".join(f"| {k:g} | {_fmt_steps(s)} | {sim_price(k)} |"
                         for k, s in zip(ex1["price"]["k"], ex1["price"]["steps"]))
@@ -1351,7 +1372,7 @@ the count grow ~ linearly in k (log-log slope for k >= 24: {ex1['price']['slope_
 A single run is noisier: its stationary spread grows like lr/slope ~ lr k, so matching a
 target on one run needs lr ~ 1/k as well, i.e. ~k^2 steps.
 
-| k | exact mean-field steps | simulated (mean of runs; stays within the target from then on) |
+| k | exact mean-field steps | simulated: mean of {ex1['price']['sim_runs']} runs stays within the target from this step on |
 |---|---|---|
 {t_price}
 

@@ -250,7 +250,7 @@ def plot_price_vs_k(panels, path, title="the price: steps to reach the target ac
             if never.any():
                 ax.loglog(k[never], np.full(never.sum(), 2 * top), "x", color=line.get_color(), ms=7)
         ax.axhline(2 * top, color="gray", lw=0.6, ls=":")
-        ax.text(0.02, 0.97, "x: never (|x_k - x*| > target)", transform=ax.transAxes, fontsize=7, va="top")
+        ax.text(0.02, 0.03, "x (top): never, |x_k - x*| > target", transform=ax.transAxes, fontsize=7, va="bottom")
         ax.set(xlabel="perturbation scale k", ylabel="steps", title=f"{panel['title']} (target {panel['target']:g})")
         ax.legend(fontsize=7, loc="lower right")
         ax.grid(True, which="both", alpha=0.2)

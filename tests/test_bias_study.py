@@ -327,3 +327,33 @@ def test_bad_input():
         mean_field_steps_to_target(EX1, 1.0, [-1.0], 0.1, 0.0, 0.1)
     with pytest.raises(ValueError, match="d"):
         radial_perturbed_clip(1.0, 1.0, 1.0, 0)
+
+
+# ============================================================================ the section
+def test_section_smoke(tmp_path, monkeypatch):
+    """The reproduce section end to end at toy sizes: tables, labels and figures exist."""
+    import clipsgd.bias_study as bs
+    from clipsgd.reproduce import Context
+
+    full = bs._config(True)
+
+    def tiny(quick):
+        cfg = {k: dict(v) for k, v in full.items()}
+        cfg["ex1"].update(ks_exact=2.0 ** np.arange(-1.0, 6.0), sim_ks=(0.0, 8.0), sim_runs=20, min_tail=500,
+                          tail_tau=2, burn_tau=2, price_ks=(0.0, 32.0), price_sim_ks=(32.0,), price_sim_runs=10,
+                          rival_runs=10, rival_steps=500)
+        cfg["ex1"]["privacy"] = dict(full["ex1"]["privacy"], steps=300, runs=3)
+        cfg["quad"].update(n=100, d=3, ks_exact=(2.0, 4.0), sim_ks=(0.0, 2.0), sim_runs=6, min_tail=500, tail_tau=2)
+        cfg["quad"]["privacy"] = dict(full["quad"]["privacy"], steps=300, runs=3)
+        cfg["logistic"].update(ks_exact=(1.0, 2.0, 4.0), sim_runs=4, sim_steps_tau=0.05)
+        cfg["logistic"]["privacy"] = dict(full["logistic"]["privacy"], steps=300, runs=3)
+        return cfg
+
+    monkeypatch.setattr(bs, "_config", tiny)
+    out = bs.section(Context(out=str(tmp_path), quick=True, verbose=False))
+    md = out["markdown"]
+    assert md.count("**non-private**") == 3 and "Theorem B" in md and "Richardson" in md
+    assert all((tmp_path / f).exists() for f in ("bias_vs_k.png", "price_vs_k.png", "rivals_equal_privacy.png",
+                                                  "example1_rival_drifts.png"))
+    r = out["results"]["example1"]
+    assert r["plain_clipping_limit"] == -2.5 and r["exact"]["slope_k_ge_16"] == pytest.approx(-2, abs=0.05)
