@@ -1024,7 +1024,7 @@ def _example1_rivals(ctx, prob, cfg) -> list:
          f"c -> 3rd smallest |g_i| = {q9.c:g}: nothing clipped at the fixed point (mean-field, eta_c -> 0)"),
         ("quantile clipping, target 0.9, eta_c = 0.02", QuantileClipDPSGD(target_quantile=0.9, quantile_lr=0.02,
                                                                            noise_multiplier=0.0, **kw), q9.x,
-         "smaller threshold step: closer to the mean-field fixed point"),
+         "smaller threshold step: closer; the rest is x's own O(lr) fluctuation"),
         ("quantile clipping, target 0.5", QuantileClipDPSGD(target_quantile=0.5, quantile_lr=0.2,
                                                             noise_multiplier=0.0, **kw), q5.x,
          "degenerate: c -> 0 on the two atoms at -3 (the median)"),
@@ -1396,8 +1396,9 @@ Where rivals fail, and why:
   C2 >= C1 is always enough.
 * **Quantile clipping**: the threshold tracks the target quantile of |g_i| at the current
   x, so with target 0.9 (> 1 - 1/n) nothing is clipped at the fixed point (x*, c = 8):
-  unbiased in the mean field, but (i) c fluctuates with step eta_c and clips the large
-  example part of the time ({q9['sim_mean']:.3f} at eta_c = 0.2, {q9s['sim_mean']:.3f} at eta_c = 0.02), and
+  unbiased in the mean field, but (i) c fluctuates (step eta_c) and so does x (step lr),
+  so the large example is clipped part of the time ({q9['sim_mean']:.3f} at eta_c = 0.2,
+  {q9s['sim_mean']:.3f} at eta_c = 0.02, both at lr {ex1['rival_lr']:g}; both steps -> 0 recover x*), and
   (ii) under privacy its noise z c grows with c. With the median target the threshold
   collapses (c -> 0 on the two atoms at -3: degenerate fixed point at the median).
 

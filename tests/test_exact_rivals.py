@@ -252,14 +252,16 @@ def test_quantile_fixed_points_exact_and_complete(a, gamma):
 
 
 def test_quantile_simulation_threshold_and_limit():
-    """gamma = 0.9 on Example 1: c -> 8 and x -> 1 as eta_c -> 0 (the error shrinks with
-    eta_c); the median target collapses c and sends x to -3."""
+    """gamma = 0.9 on Example 1: the mean-field point (x*, c = 8) is approached as both the
+    threshold step eta_c and the step lr shrink (c's own fluctuations, and x's, make the
+    large example clipped part of the time); the median target collapses c and sends x to -3."""
     errs, ses = [], []
-    for i, eta in enumerate((0.2, 0.02)):
-        res = run(EX1, QuantileClipDPSGD(lr=0.02, c=1.0, target_quantile=0.9, quantile_lr=eta, noise_multiplier=0.0,
-                                         sampling="replacement"), steps=10000, runs=400, seed=30 + i,
+    for i, (lr, eta) in enumerate(((0.02, 0.2), (0.005, 0.05))):
+        steps = int(200 / lr)
+        res = run(EX1, QuantileClipDPSGD(lr=lr, c=1.0, target_quantile=0.9, quantile_lr=eta, noise_multiplier=0.0,
+                                         sampling="replacement"), steps=steps, runs=400, seed=30 + i,
                   record_every=100, record_loss=False)
-        est = tail_estimate(res, 5000)
+        est = tail_estimate(res, steps // 2)
         errs.append(abs(est.mean[0] - 1.0))
         ses.append(est.se[0])
         assert abs(np.median(res.clip_threshold[:, -1]) - 8.0) < 0.15 * 8.0
