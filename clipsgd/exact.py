@@ -174,7 +174,7 @@ def expected_clipped_gradient(problem: Problem, x, c, k=0.0):
     k = check_nonnegative("k", k)
     s, b = affine_gradients(problem)
     scalar = np.ndim(x) == 0
-    xa = check_finite_array("x", x, ndim=(0, 1))  # a 0-d x comes back with shape (1,)
+    xa = np.atleast_1d(check_finite_array("x", x, ndim=(0, 1)))
     M = np.multiply.outer(xa, s) + b  # (len(x), n)
     if k > 0 and math.isfinite(c):
         h = _h_perturbed(M, c, k)
