@@ -12,6 +12,12 @@ Order of random draws within a run, per step (the contract the NumPy twin
 2. for each batch example in order, :math:`\zeta_i \in R^d` if ``k > 0``;
 3. the noise :math:`\nu \in R^d` if ``z > 0`` (also when the batch is empty).
 
+Normals come from :func:`clipsgd.rng.fill_normal` (a ziggurat on the run's xoshiro256**
+stream). Numba's on-disk cache of this module does not notice changes to the jitted
+functions it calls in other modules (:mod:`clipsgd.rng`, :mod:`clipsgd.problems`,
+:mod:`clipsgd.clip`, :mod:`clipsgd.updates`): after editing one of them, touch this
+file (or clear ``__pycache__``), or the engine keeps the old compiled code.
+
 Generalised linear models (least squares, logistic) with ``k = 0`` clip from norms:
 :math:`\nabla f_i(x) = r_i z_i`, so :math:`\lVert \nabla f_i(x)\rVert = |r_i|\,\lVert z_i\rVert`
 with the row norms computed once per problem; the per-example gradient is never

@@ -4,6 +4,7 @@ distribution of the draws, and independence of the spawned streams."""
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
@@ -17,6 +18,7 @@ from clipsgd.rng import (
     spawn_states,
     spawn_states_reference,
     uniform,
+    ZIGGURAT,
 )
 
 seeds = st.integers(0, 2**63 - 1)
@@ -58,17 +60,49 @@ def test_u64_and_uniform_bit_equal(seed, m):
     np.testing.assert_array_equal(s, np.array(twin.s, dtype=np.uint64))
 
 
-@given(seeds, st.integers(1, 50))
+@given(seeds, st.integers(1, 400))
 def test_normals_equal_to_rounding(seed, m):
     s = _state(seed)
     twin = Xoshiro256(s.copy())
     out = np.empty(m)
     fill_normal(s, out)
     ref = twin.normal(m)
-    # same Box-Muller formula; log/cos/sin may differ by an ulp between libm and LLVM
-    np.testing.assert_allclose(out, ref, rtol=1e-14, atol=1e-15)
-    # an odd length consumes a whole pair: the streams are still in step
+    # the fast path is an integer comparison and one product: the same bits; the wedge and
+    # tail paths use exp/log1p, which may differ by an ulp between libm and LLVM
+    np.testing.assert_allclose(out, ref, rtol=1e-15, atol=0)
+    # the same number of 64-bit draws was consumed: the streams are still in step
     assert int(next_u64(s)) == twin.next_u64()
+
+
+def test_normals_twin_through_the_tail_and_wedges():
+    # 30,000 draws: about 0.2% of draws take the tail path (|Z| > R = 3.654) and ~1% a
+    # wedge test, so both rare paths are exercised; kernel and twin stay in step
+    s = _state(20251203)
+    twin = Xoshiro256(s.copy())
+    out = np.empty(30_000)
+    fill_normal(s, out)
+    ref = twin.normal(out.size)
+    assert np.sum(np.abs(out) > ZIGGURAT["R"]) >= 3  # expected 30,000 * 2.6e-4 = 7.7
+    np.testing.assert_allclose(out, ref, rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(s, np.array(twin.s, dtype=np.uint64))
+
+
+def test_ziggurat_tables_have_equal_area_layers():
+    # f(x) = exp(-x^2/2); layer i >= 1 is [0, x_i] x [f(x_i), f(x_{i-1})], of area v; the
+    # base is R f(R) plus the tail integral sqrt(pi/2) erfc(R/sqrt 2) (scipy, independent)
+    from scipy.special import erfc
+
+    k, w, f, R, v = (ZIGGURAT[key] for key in ("k", "w", "f", "R", "v"))
+    x = w * 2.0**52
+    assert x[-1] == R and f[0] == 1.0
+    assert np.all(np.diff(x[1:]) > 0) and np.all(np.diff(f) < 0)
+    np.testing.assert_allclose(f[1:], np.exp(-0.5 * x[1:] ** 2), rtol=1e-15)
+    np.testing.assert_allclose(x[1:] * (f[:-1] - f[1:]), v, rtol=1e-9)
+    assert v == pytest.approx(R * math.exp(-0.5 * R * R) + math.sqrt(math.pi / 2) * erfc(R / math.sqrt(2)), rel=1e-14)
+    assert x[0] == pytest.approx(v / math.exp(-0.5 * R * R), rel=1e-15)  # base rectangle width
+    # k[i] = 2^52 x_{i-1} / x_i: the fraction of layer i lying under layer i-1's rectangle
+    np.testing.assert_allclose(k[2:].astype(float), np.floor(2.0**52 * x[1:-1] / x[2:]), rtol=1e-15)
+    assert k[1] == 0  # x_0 = 0: the top layer has no sure part, every draw there takes the wedge test
 
 
 @given(seeds, st.integers(1, 10**6))
@@ -96,10 +130,10 @@ def test_geometric_skip_twin(seed, q):
 
 # ----------------------------------------------------------- distribution tests
 def test_fill_normal_is_standard_normal():
-    # KS against N(0, 1) (scipy) on 200 000 draws from a fixed seed; also the mean and
+    # KS against N(0, 1) (scipy) on 10^6 draws from a fixed seed; also the mean and
     # variance within 5 standard errors (se 1/sqrt(N) and sqrt(2/N))
     s = _state(20240601)
-    z = np.empty(200_001)  # odd length: the last pair is cut
+    z = np.empty(1_000_001)
     fill_normal(s, z)
     assert stats.kstest(z, "norm").pvalue > 0.01
     N = z.size
@@ -107,6 +141,28 @@ def test_fill_normal_is_standard_normal():
     assert abs(z.var() - 1) < 5 * math.sqrt(2 / N)
     # power check: the same sample is clearly not N(0, 1.02^2)
     assert stats.kstest(z, "norm", args=(0, 1.02)).pvalue < 1e-6
+    # chi-square on 256 equiprobable bins (edges at the N(0, 1) quantiles j / 256)
+    counts = np.bincount(np.searchsorted(stats.norm.ppf(np.arange(1, 256) / 256), z), minlength=256)
+    assert stats.chisquare(counts).pvalue > 0.01
+
+
+def test_fill_normal_tail_frequencies():
+    # 2x10^7 draws: the count beyond t (each side) is Binomial(N, Phi(-t)); within 5 s.e.
+    # at t = 1, 2, 3, at the ziggurat's tail start R = 3.654 (where the tail algorithm takes
+    # over), and at 4, 4.5; beyond 5 (expected 5.7 per side) within the Poisson 1e-4 quantiles
+    s = _state(4242)
+    z = np.empty(20_000_000)
+    fill_normal(s, z)
+    N = z.size
+    for t in (1.0, 2.0, 3.0, ZIGGURAT["R"], 4.0, 4.5):
+        p = stats.norm.sf(t)
+        se = math.sqrt(N * p * (1 - p))
+        for side in (np.count_nonzero(z > t), np.count_nonzero(z < -t)):
+            assert abs(side - N * p) < 5 * se, (t, side, N * p)
+    lam = N * stats.norm.sf(5.0)
+    lo, hi = stats.poisson.ppf([1e-4, 1 - 1e-4], lam)
+    assert lo <= np.count_nonzero(z > 5) <= hi and lo <= np.count_nonzero(z < -5) <= hi
+    assert np.abs(z).max() < 7.0  # P(|Z| > 7) N = 5e-5
 
 
 def test_uniform_is_uniform():
