@@ -494,8 +494,10 @@ def custom(grad_fn, dim, X, Y=None, P=None, name: str = "custom", numpy_fn=None,
 
     Notes
     -----
-    The engine is specialised for your oracle the first time it runs in a session (a few
-    seconds of compilation); built-in problems use a cached engine.
+    The engine is specialised for your oracle the first time it runs in a session: about
+    10-15 s of compilation on a 2-core machine (measured; it is not cached on disk because
+    Numba cannot cache a kernel that takes a function chosen at run time). Later runs in
+    the same session reuse it; built-in problems use an engine cached on disk.
 
     Examples
     --------
