@@ -23,6 +23,12 @@ Generalised linear models (least squares, logistic) with ``k = 0`` clip from nor
 with the row norms computed once per problem; the per-example gradient is never
 written, only :math:`f\,r_i z_i` added to the sum (same draws, equal to rounding).
 
+Monte Carlo over many runs of clipped SGD on a 1-D quadratic finite sum (batch ``B`` drawn
+with replacement, no perturbation, no noise: the paper's Examples 1-2) takes a lock-step
+path, :func:`_lockstep_quadratic_1d`: blocks of 64 runs advance together, so xoshiro256**
+and the clip are vectorised across runs. It performs the same operations in the same
+order as the general kernel, hence the same bits (tested).
+
 Parallelism is over runs (``prange``); a run never touches another run's stream, so the
 result is bit-identical for any number of threads.
 """
@@ -42,7 +48,7 @@ from scipy.optimize import OptimizeResult
 from . import rng as _rng
 from .algorithms import SGD, Method, Sampling
 from .clip import clip_factor, l2_norm
-from .problems import CUSTOM, LEAST_SQUARES, LOGISTIC, Problem, _sigmoid, builtin_grad
+from .problems import CUSTOM, LEAST_SQUARES, LOGISTIC, QUADRATIC, Problem, _sigmoid, builtin_grad
 from .rng import fill_normal, geometric_skip, randbelow
 from .updates import (
     auto_clip_numpy,
@@ -255,6 +261,109 @@ def _run_body_py(kind, X, Y, P, rownorm, x0, states, lrs, method, c, z, k, mpara
 _full_objective = njit(cache=True)(_full_objective_py)
 _run_body = njit(cache=True, parallel=True)(_run_body_py)
 
+
+# ------------------------------------------------------- lock-step Monte Carlo (1-D quadratics)
+_LANES = 64
+_USE_LOCKSTEP = True  # tests switch it off to compare with the general kernel
+
+
+def _lockstep_eligible(problem, spec):
+    """Clipped SGD / SGD on a built-in 1-D quadratic, batch drawn with replacement, k = z = 0."""
+    return (problem.kind == QUADRATIC and problem.dim == 1 and spec.method == int(Method.CLIP)
+            and spec.k == 0 and spec.noise_multiplier == 0 and spec.sampling == 2)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _lockstep_quadratic_1d(X, Y, P, x0, states, lrs, c, B, expected_batch, rec_steps, record_loss,
+                           traj, loss_out, gnorm_out, nclip, nseen, x_out, c_hist):
+    r"""The general kernel specialised to :math:`g_i = x - a_i` in 1-D, k = z = 0, batches
+    of B drawn with replacement, for blocks of :data:`_LANES` runs at once.
+
+    Each step, per batch slot, in three passes over the block: (1) xoshiro256** and
+    ``randbelow`` for every lane (vectorised), (2) the gather :math:`a_{i}` (scalar; in
+    the same loop it would stop the vectorisation), (3) the clip, :math:`\lVert gVert =
+    |g|` (equal to ``l2_norm``: :math:`\sqrt{\mathrm{fl}(g^2)} = |g|` exactly), and the
+    sum in batch order. The update adds ``0.0`` where the general kernel adds
+    :math:`z c 
+u = 0 \cdot 0`, so that even the sign of a zero agrees.
+    ``error_model="numpy"`` drops the zero-division check: ``c / nrm`` only runs when
+    ``nrm > c > 0``.
+    """
+    R = states.shape[0]
+    n = X.shape[0]
+    T = lrs.shape[0]
+    n_rec = rec_steps.shape[0]
+    W = _LANES
+    nblk = (R + W - 1) // W
+    for blk in prange(nblk):
+        lo = blk * W
+        wl = min(W, R - lo)
+        s0 = np.empty(W, np.uint64)
+        s1 = np.empty(W, np.uint64)
+        s2 = np.empty(W, np.uint64)
+        s3 = np.empty(W, np.uint64)
+        x = np.empty(W)
+        acc = np.empty(W)
+        ai = np.empty(W)
+        idx = np.empty(W, np.int64)
+        ncl = np.zeros(W, np.int64)
+        xv = np.empty(1)
+        g = np.empty(1)
+        gsum = np.empty(1)
+        for j in range(wl):
+            s0[j] = states[lo + j, 0]
+            s1[j] = states[lo + j, 1]
+            s2[j] = states[lo + j, 2]
+            s3[j] = states[lo + j, 3]
+            x[j] = x0[lo + j, 0]
+        rec = 0
+        for t in range(T + 1):
+            if rec < n_rec and rec_steps[rec] == t:
+                for j in range(wl):
+                    traj[lo + j, rec, 0] = x[j]
+                    if record_loss:
+                        xv[0] = x[j]
+                        lo_, gn = _full_objective(QUADRATIC, xv, X, Y, P, g, gsum)
+                        loss_out[lo + j, rec] = lo_
+                        gnorm_out[lo + j, rec] = gn
+                    c_hist[lo + j, rec] = c
+                if rec > 0:
+                    for j in range(wl):
+                        nclip[lo + j, rec - 1] = ncl[j]
+                        nseen[lo + j, rec - 1] = B * (rec_steps[rec] - rec_steps[rec - 1])
+                        ncl[j] = 0
+                rec += 1
+            if t == T:
+                break
+            for j in range(wl):
+                acc[j] = 0.0
+            for b in range(B):
+                for j in range(wl):  # (1) xoshiro256** (rng.next_u64) and rng.randbelow
+                    v = s1[j] * np.uint64(5)
+                    res = ((v << np.uint64(7)) | (v >> np.uint64(57))) * np.uint64(9)
+                    tt = s1[j] << np.uint64(17)
+                    s2[j] ^= s0[j]
+                    s3[j] ^= s1[j]
+                    s1[j] ^= s2[j]
+                    s0[j] ^= s3[j]
+                    s2[j] ^= tt
+                    s3[j] = (s3[j] << np.uint64(45)) | (s3[j] >> np.uint64(19))
+                    i = int(float(res >> np.uint64(11)) * _rng._INV_2_53 * n)
+                    idx[j] = i if i < n else n - 1
+                for j in range(wl):  # (2) the gather
+                    ai[j] = X[idx[j], 0]
+                for j in range(wl):  # (3) clip_factor(l2_norm(g), c), summed in batch order
+                    gg = x[j] - ai[j]
+                    nrm = abs(gg)
+                    f = c / nrm if nrm > c else 1.0
+                    ncl[j] += f < 1.0
+                    acc[j] += f * gg
+            a = lrs[t] / expected_batch  # updates.dp_sgd_step with noise_scale * noise = 0.0
+            for j in range(wl):
+                x[j] -= a * (acc[j] + 0.0)
+        for j in range(wl):
+            x_out[lo + j, 0] = x[j]
+
 _CUSTOM_ENGINES: dict = {}
 
 
@@ -430,11 +539,16 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
     x_out = np.empty((runs, d))
     c_hist = np.empty((runs, n_rec))
     t0 = time.perf_counter()
-    _engine_for(problem)(
-        problem.kind, problem.X, problem.Y, problem.P, _row_norms(problem), x0, states, lrs, spec.method,
-        spec.c, spec.noise_multiplier, spec.k, np.asarray(spec.params, dtype=np.float64),
-        spec.sampling, log1mq, spec.batch_size, spec.expected_batch, rec, bool(record_loss),
-        traj, loss, gnorm, nclip, nseen, x_out, c_hist)
+    if _USE_LOCKSTEP and _lockstep_eligible(problem, spec):
+        _lockstep_quadratic_1d(
+            problem.X, problem.Y, problem.P, x0, states, lrs, spec.c, spec.batch_size,
+            spec.expected_batch, rec, bool(record_loss), traj, loss, gnorm, nclip, nseen, x_out, c_hist)
+    else:
+        _engine_for(problem)(
+            problem.kind, problem.X, problem.Y, problem.P, _row_norms(problem), x0, states, lrs,
+            spec.method, spec.c, spec.noise_multiplier, spec.k, np.asarray(spec.params, dtype=np.float64),
+            spec.sampling, log1mq, spec.batch_size, spec.expected_batch, rec, bool(record_loss),
+            traj, loss, gnorm, nclip, nseen, x_out, c_hist)
     wall = time.perf_counter() - t0
     return _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
                    nclip, nseen, x_out, wall, delta, c_hist, accountant)

@@ -235,6 +235,60 @@ def test_row_norms_are_computed_once_per_problem():
     assert _row_norms(problems.example1()).size == 0  # not a GLM: not computed
 
 
+@st.composite
+def lockstep_setups(draw):
+    """Clipped SGD (or SGD) on a 1-D quadratic finite sum, batch B with replacement."""
+    a = draw(arrays(np.float64, draw(st.integers(1, 6)), elements=st.floats(-5.0, 5.0)))
+    c = draw(st.floats(0.05, 4.0) | st.just(np.inf))
+    alg = ClippedSGD(lr=draw(st.floats(0.01, 0.9)), c=c, batch_size=draw(st.integers(1, 4)),
+                     schedule=draw(st.sampled_from(list(Schedule))))
+    if draw(st.booleans()):  # DP-SGD without noise is clipped SGD on the same stream
+        alg = _UnaccountedDPSGD(lr=alg.lr, c=c if math.isfinite(c) else 1.0, noise_multiplier=0.0,
+                                sampling="replacement", batch_size=alg.batch_size, schedule=alg.schedule)
+    kw = dict(steps=draw(st.integers(1, 40)), runs=draw(st.sampled_from([1, 3, 64, 65, 130]) | st.integers(1, 200)),
+              seed=draw(st.integers(0, 2**40)), record_every=draw(st.integers(1, 9)),
+              record_loss=draw(st.booleans()))
+    if draw(st.booleans()):
+        kw["x0"] = draw(arrays(np.float64, (kw["runs"], 1), elements=st.floats(-10.0, 10.0)))
+    return problems.quadratic(a), alg, kw
+
+
+@settings(max_examples=60, deadline=None)
+@given(lockstep_setups())
+def test_lockstep_monte_carlo_path_equals_the_general_kernel_bit_for_bit(setup):
+    import clipsgd.engine as engine
+
+    prob, alg, kw = setup
+    assert engine._lockstep_eligible(prob, alg.spec(prob.n))
+    fast = run(prob, alg, **kw)
+    engine._USE_LOCKSTEP = False
+    try:
+        general = run(prob, alg, **kw)
+    finally:
+        engine._USE_LOCKSTEP = True
+    for key in ("x", "trajectory", "loss", "grad_norm", "clip_fraction", "mean_batch", "clip_threshold"):
+        np.testing.assert_array_equal(fast[key], general[key])
+        assert np.array_equal(np.signbit(fast[key]), np.signbit(general[key]))  # even zeros' signs
+
+
+def test_lockstep_path_is_taken_only_when_eligible():
+    from clipsgd.engine import _lockstep_eligible
+
+    p1, p2 = problems.example1(), problems.quadratic(np.zeros((3, 2)))
+    assert _lockstep_eligible(p1, ClippedSGD(lr=0.1, c=1.0).spec(3))
+    assert _lockstep_eligible(p1, SGD(lr=0.1, batch_size=4).spec(3))
+    for prob, alg in [
+        (p2, ClippedSGD(lr=0.1, c=1.0)),  # d = 2
+        (p1, ClippedSGD(lr=0.1, c=1.0, k=0.5)),  # perturbation
+        (p1, DPSGD(lr=0.1, c=1.0, noise_multiplier=1.0, sampling="replacement", batch_size=1)),  # noise
+        (p1, ClippedSGD(lr=0.1, c=1.0, sampling="shuffle", batch_size=1)),
+        (p1, ClippedSGD(lr=0.1, c=1.0, sampling="poisson", sample_rate=0.5)),
+        (p1, AutoClipSGD(lr=0.1, c=1.0, sampling="replacement", batch_size=1)),
+        (problems.least_squares(np.ones((3, 1)), np.zeros(3)), ClippedSGD(lr=0.1, c=1.0)),
+    ]:
+        assert not _lockstep_eligible(prob, alg.spec(prob.n))
+
+
 # ================================================================ reproducibility
 _PROB = problems.quadratic(np.random.default_rng(0).standard_normal((9, 2)))
 _ALG = _UnaccountedDPSGD(lr=0.1, c=0.5, k=0.3, noise_multiplier=0.8, sample_rate=0.3)
