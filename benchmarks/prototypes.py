@@ -1,5 +1,13 @@
 r"""Prototypes of engine optimisations, measured by ``bench.py`` (not used by clipsgd).
 
+All four are now adopted in the package (P4: :func:`clipsgd.rng.spawn_states`; P2: the
+engine's clip from norms for GLMs; P3: :func:`clipsgd.rng.fill_normal`; P1:
+``clipsgd.engine._lockstep_quadratic_1d``); they stay here as the measured references the
+benchmark races the engine against (the fused perturbation of P2 + P3 is not adopted).
+The kernels below call :func:`clipsgd.rng.fill_normal`: Numba's disk cache does not
+notice a change in another module, so edit this file (or clear its ``__pycache__``)
+after changing ``clipsgd/rng.py``.
+
 Each prototype reproduces one piece of :mod:`clipsgd.engine` / :mod:`clipsgd.rng` with the
 same random streams where possible, so the benchmark can check that it gives the same
 numbers (bit-identical, or equal to rounding) before it reports a speed-up.
