@@ -197,9 +197,15 @@ def _np_least_squares(x, X, Y, P):
     return r[:, None] * X, 0.5 * r * r
 
 
+def _sigmoid_numpy(s):
+    """The logistic function, as the kernel's ``_sigmoid``: no overflow for either sign."""
+    e = np.exp(-np.abs(s))
+    return np.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
 def _np_logistic(x, X, Y, P):
     s = X @ x
-    r = 1.0 / (1.0 + np.exp(-s)) - Y
+    r = _sigmoid_numpy(s) - Y
     return r[:, None] * X, np.logaddexp(0.0, s) - Y * s
 
 
