@@ -281,11 +281,10 @@ def _lockstep_quadratic_1d(X, Y, P, x0, states, lrs, c, B, expected_batch, rec_s
 
     Each step, per batch slot, in three passes over the block: (1) xoshiro256** and
     ``randbelow`` for every lane (vectorised), (2) the gather :math:`a_{i}` (scalar; in
-    the same loop it would stop the vectorisation), (3) the clip, :math:`\lVert gVert =
+    the same loop it would stop the vectorisation), (3) the clip, :math:`\lVert g\rVert =
     |g|` (equal to ``l2_norm``: :math:`\sqrt{\mathrm{fl}(g^2)} = |g|` exactly), and the
     sum in batch order. The update adds ``0.0`` where the general kernel adds
-    :math:`z c 
-u = 0 \cdot 0`, so that even the sign of a zero agrees.
+    :math:`z c \nu = 0 \cdot 0`, so that even the sign of a zero agrees.
     ``error_model="numpy"`` drops the zero-division check: ``c / nrm`` only runs when
     ``nrm > c > 0``.
     """
