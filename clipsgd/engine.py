@@ -90,14 +90,61 @@ def _dot8(X, i, x):
 
 
 @njit(cache=True, inline="always")
+def _dot8x2(X, i, i2, x):
+    """:func:`_dot8` of rows ``i`` and ``i2`` in one pass (the same operations per row, so
+    the same bits): two rows' loads in flight at once."""
+    d = x.shape[0]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
+    j = 0
+    while j + 8 <= d:
+        a0 += X[i, j] * x[j]
+        b0 += X[i2, j] * x[j]
+        a1 += X[i, j + 1] * x[j + 1]
+        b1 += X[i2, j + 1] * x[j + 1]
+        a2 += X[i, j + 2] * x[j + 2]
+        b2 += X[i2, j + 2] * x[j + 2]
+        a3 += X[i, j + 3] * x[j + 3]
+        b3 += X[i2, j + 3] * x[j + 3]
+        a4 += X[i, j + 4] * x[j + 4]
+        b4 += X[i2, j + 4] * x[j + 4]
+        a5 += X[i, j + 5] * x[j + 5]
+        b5 += X[i2, j + 5] * x[j + 5]
+        a6 += X[i, j + 6] * x[j + 6]
+        b6 += X[i2, j + 6] * x[j + 6]
+        a7 += X[i, j + 7] * x[j + 7]
+        b7 += X[i2, j + 7] * x[j + 7]
+        j += 8
+    s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    s2 = ((b0 + b1) + (b2 + b3)) + ((b4 + b5) + (b6 + b7))
+    while j < d:
+        s += X[i, j] * x[j]
+        s2 += X[i2, j] * x[j]
+        j += 1
+    return s, s2
+
+
+@njit(cache=True, inline="always")
+def _glm_link(kind, s, y):
+    r""":math:`r = s - y` (least squares) or :math:`\sigma(s) - y` (logistic)."""
+    if kind == LEAST_SQUARES:
+        return s - y
+    return _sigmoid(s) - y
+
+
+@njit(cache=True, inline="always")
 def _glm_residual(kind, x, i, X, Y):
     r"""The scalar :math:`r_i` of a generalised linear model, :math:`\nabla f_i(x) = r_i z_i`:
     :math:`z_i^\top x - y_i` (least squares) or :math:`\sigma(z_i^\top x) - y_i` (logistic);
     see :func:`clipsgd.problems.builtin_grad`."""
-    s = _dot8(X, i, x)
-    if kind == LEAST_SQUARES:
-        return s - Y[i]
-    return _sigmoid(s) - Y[i]
+    return _glm_link(kind, _dot8(X, i, x), Y[i])
+
+
+@njit(cache=True, inline="always")
+def _glm_residual2(kind, x, i, i2, X, Y):
+    """:func:`_glm_residual` of rows ``i`` and ``i2`` (same bits), via :func:`_dot8x2`."""
+    s, s2 = _dot8x2(X, i, i2, x)
+    return _glm_link(kind, s, Y[i]), _glm_link(kind, s2, Y[i2])
 
 
 @njit(cache=True)
@@ -205,11 +252,17 @@ def _run_body_py(kind, X, Y, P, rownorm, x0, states, lrs, method, c, z, k, mpara
             for j in range(d):
                 acc[j] = 0.0
             clipped = 0
+            res_next = 0.0
             for b in range(m):
                 i = idx[b]
                 res = 0.0
                 if glm:  # g_i = res z_i is never written
-                    res = _glm_residual(kind, x, i, X, Y)
+                    if b % 2 == 1:  # computed with the previous row's
+                        res = res_next
+                    elif b + 1 < m:  # x is fixed within a step: two rows' residuals at once
+                        res, res_next = _glm_residual2(kind, x, i, idx[b + 1], X, Y)
+                    else:
+                        res = _glm_residual(kind, x, i, X, Y)
                     nrm = abs(res) * rownorm[i]
                 else:
                     GRAD(kind, x, i, X, Y, P, g)

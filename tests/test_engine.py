@@ -223,6 +223,20 @@ def test_generalised_linear_models_clip_from_norms_like_the_twin(kind, sampling,
         assert 0 < np.nanmean(a.clip_fraction) < 1
 
 
+@given(d=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
+def test_paired_dot_product_has_the_bits_of_two_single_ones(d, seed):
+    # the GLM path computes two rows' residuals in one pass (_dot8x2); it must be the same
+    # arithmetic per row as _dot8, so that pairing never changes a result
+    from clipsgd.engine import _dot8, _dot8x2
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((3, d)) * 10.0 ** rng.integers(-5, 6, size=(3, d))
+    x = rng.standard_normal(d)
+    s, s2 = _dot8x2(X, 2, 0, x)
+    assert s == _dot8(X, 2, x) and s2 == _dot8(X, 0, x)
+    assert _dot8x2(X, 1, 1, x) == (_dot8(X, 1, x),) * 2
+
+
 def test_row_norms_are_computed_once_per_problem():
     from clipsgd.engine import _row_norms
 
