@@ -21,6 +21,7 @@ MODULES = (
     "theorem3",
     "rates",
     "perturbation",
+    "perturbation_bound",
     "perturbation_nd",
 )
 

@@ -11,7 +11,9 @@ calculus fact and is *checked* when it is recorded:
 * ``decide``    -- a sympy relational / assumption query that sympy evaluates to True;
 * ``limit`` / ``series`` -- sympy computes the limit / expansion and it equals the claim;
 * ``numerical`` -- a fact sympy cannot confirm; the module says so and records the
-  numerical evidence (the step is *not* counted as symbolic).
+  numerical evidence (the step is *not* counted as symbolic);
+* ``cited``     -- a standard theorem (Taylor, mean value) or a step read off by
+  inspection, named as such (*not* counted as symbolic).
 
 A failed check raises :class:`StepFailed` (an ``AssertionError``) naming the step, so
 ``check()`` of every module either returns all its steps verified or raises.
@@ -230,6 +232,14 @@ class Derivation:
         return self._record(name, statement, ok, f"sympy: series to O({var}^{order})",
                             detail=f"series = {got}")
 
+    def cited(self, name, statement, reference):
+        """A standard fact used as is (a named theorem, or a step read off by inspection).
+
+        Not counted as symbolic: the statement must say that sympy cannot confirm it, and
+        ``reference`` names the theorem or the inspection that justifies it.
+        """
+        return self._record(name, statement, True, f"cited: {reference}")
+
     def numerical(self, name, statement, ok, evidence):
         """A step sympy cannot confirm: record the numerical evidence that supports it."""
         return self._record(name, statement, bool(ok), f"numerical: {evidence}")
@@ -244,6 +254,7 @@ def format_steps(title, steps) -> str:
         lines.append(f"      {s.statement}")
         lines.append(f"      ({s.method})")
     n_sym = sum(s.symbolic for s in steps)
-    lines.append(f"{len(steps)} steps, {n_sym} confirmed by sympy, "
-                 f"{len(steps) - n_sym} by numerical evidence only.")
+    n_cited = sum(s.method.startswith("cited") for s in steps)
+    lines.append(f"{len(steps)} steps, {n_sym} confirmed by sympy, {n_cited} cited, "
+                 f"{len(steps) - n_sym - n_cited} by numerical evidence only.")
     return "\n".join(lines)

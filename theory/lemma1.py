@@ -122,10 +122,13 @@ def check():
     y = xi - g
     D.identity("sharper: x - y = 2g", "with x = g + xi, y = xi - g: ||x - y - 2g||^2 = 0",
                _dot(A - y - 2 * g, A - y - 2 * g), 0)
-    D.identity("sharper: clip(x) - clip(y) = S",
-               "y = -B, so clip(y) = -clip(B) (oddness, projection.P1) and clip(x) - clip(y) = S; "
-               "firm nonexpansiveness (projection.P3) gives 2<g,S> >= ||S||^2",
+    D.identity("sharper: y = -B", "with x = g + xi, y = -(g - xi) = -B: y + B = 0",
                _dot(y + B, y + B), 0)
+    D.cited("sharper: clip(x) - clip(y) = S",
+            "sympy cannot apply the projection facts here: clip(y) = -clip(B) (oddness, "
+            "projection.P1), so clip(x) - clip(y) = S, and firm nonexpansiveness "
+            "(projection.P3) gives 2<g, S> = <x - y, clip(x) - clip(y)> >= ||S||^2",
+            "projection.P1 and projection.P3 (checked in theory/projection.py)")
 
     # Symmetric distributions: pairing
     F = sp.Function("F")

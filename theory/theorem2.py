@@ -87,9 +87,13 @@ def check():
                 sp.Min(d, 2 * c) - d, sp.Min(0, 2 * c - d))
     Dv.decide("truncated cost <= W_1 cost", "min(0, 2c - d) <= 0, i.e. min(d, 2c) <= d",
               sp.Min(0, 2 * c - d).is_nonpositive)
-    Dv.identity("truncated cost <= 2c TV cost",
-                "min(d, 2c) <= 2c 1{d > 0}: for d = 0 both sides are 0; for d > 0 min(d,2c) <= 2c",
+    Dv.identity("truncated cost <= 2c TV cost: d = 0",
+                "min(d, 2c) <= 2c 1{d > 0}: for d = 0 both sides are 0",
                 sp.Min(sp.S(0), 2 * c), 0)
+    Dv.identity("truncated cost <= 2c TV cost: d > 0, rewrite", "min(d, 2c) - 2c = min(d - 2c, 0)",
+                sp.Min(d, 2 * c) - 2 * c, sp.Min(d - 2 * c, 0))
+    Dv.decide("truncated cost <= 2c TV cost: d > 0", "min(d - 2c, 0) <= 0, i.e. min(d, 2c) <= 2c",
+              sp.Min(d - 2 * c, 0).is_nonpositive)
 
     # symmetrisation: b = (1/2) E_p <g, clip(g - xi) - clip(g + xi)>
     w = sp.symbols("w1:4", nonnegative=True)
@@ -101,6 +105,10 @@ def check():
                 Ept_F - Ep_F, sum(w[i] / 2 * (F(-x[i]) - F(x[i])) for i in range(3)))
     # |F(-x) - F(x)| <= ||g|| min(2||x||, 2c)  -> |b| <= ||g|| E min(||xi||, c)
     gn, xn = sp.symbols("gnorm xnorm", nonnegative=True)
+    Dv.cited("symmetrisation: pointwise bound",
+             "sympy cannot confirm the vector inequality: |F(-xi) - F(xi)| = |<g, clip(g - xi) - "
+             "clip(g + xi)>| <= ||g|| min(||2 xi||, 2c) (Cauchy-Schwarz; clip is 1-Lipschitz, "
+             "projection.P2, and has norm <= c)", "Cauchy-Schwarz + projection.P2")
     Dv.identity("symmetrisation: direct bound",
                 "(1/2) ||g|| min(||2 xi||, 2c) = ||g|| min(||xi||, c)",
                 sp.Rational(1, 2) * gn * sp.Min(2 * xn, 2 * c), gn * sp.Min(xn, c))
