@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from clipsgd import ClippedSGD, problems, run
-from clipsgd.problems import CUSTOM, LEAST_SQUARES, LOGISTIC, QUADRATIC, SOFTMAX
+from clipsgd.problems import CUSTOM, LEAST_SQUARES, LOGISTIC, MLP, QUADRATIC, SOFTMAX
 
 val = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
 
@@ -30,12 +30,15 @@ def data(draw, kind):
     else:
         K = draw(st.integers(2, 4))
         y = draw(arrays(np.float64, n, elements=st.integers(0, K - 1).map(float)))
-        prob = problems.softmax(X, y, n_classes=K)
+        if kind == MLP:  # a random x (at 0 every hidden unit would get the same gradient)
+            prob = problems.mlp(X, y, hidden=draw(st.integers(1, 3)), n_classes=K)
+        else:
+            prob = problems.softmax(X, y, n_classes=K)
     x = draw(arrays(np.float64, prob.dim, elements=val))
     return prob, x
 
 
-KINDS = [QUADRATIC, LEAST_SQUARES, LOGISTIC, SOFTMAX]
+KINDS = [QUADRATIC, LEAST_SQUARES, LOGISTIC, SOFTMAX, MLP]
 
 
 # ---------------------------------------------------------------- kernel vs twin

@@ -85,7 +85,7 @@ def test_script_runs_and_writes_its_figures(path, tmp_path):
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=_id)
 def test_is_a_jupytext_percent_notebook(path):
-    jupytext = pytest.importorskip("jupytext")
+    import jupytext  # in the test extra: a missing install must fail, not skip
     nb = jupytext.read(path)
     kinds = [c.cell_type for c in nb.cells]
     assert kinds.count("markdown") >= 2 and kinds.count("code") >= 2

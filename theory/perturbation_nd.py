@@ -6,7 +6,7 @@ with ``T(y) = (y - c y/||y||) 1{||y|| < c}`` (the part inside the ball).
 
 Results.
 (a) Slope at 0 (the speed of the drift near x*):
-    ``grad F_k(0) = gamma_d(k) I``, ``gamma_d(k) = (c/k) E[chi_d]/d + O(k^-min(d, 3))``,
+    ``grad F_k(0) = gamma_d(k) I``, ``gamma_d(k) = (c/k) E[chi_d]/d + O(k^-(d+2))``,
     ``E[chi_d]/d = sqrt(2) Gamma((d+1)/2) / (d Gamma(d/2))``.
     d = 1: ``sqrt(2/pi) c/k = 2c/(k sqrt(2 pi))`` (the 1-D constant); d -> oo: ``~ c/(k sqrt(d))``;
     for all d: ``c/(k sqrt(d+1)) <= (c/k) E[chi_d]/d <= c/(k sqrt(d))``.
