@@ -160,6 +160,13 @@ class SGD:
         """True when the run is a Gaussian mechanism that the accountant can count."""
         return False
 
+    @property
+    def privacy_status(self) -> str:
+        """One line for reports: what privacy a run of this algorithm has (when not private)."""
+        if self.private:
+            return "accounted (see Result.privacy)"
+        return "non-private: no Gaussian noise, no epsilon"
+
     def learning_rates(self, steps: int) -> np.ndarray:
         r"""The sequence :math:`\alpha_0, ..., \alpha_{T-1}`."""
         t = np.arange(steps, dtype=float)
@@ -353,6 +360,11 @@ class DiceSGD(DPSGD):
     def private(self) -> bool:
         return False
 
+    @property
+    def privacy_status(self) -> str:
+        return ("NON-PRIVATE as far as clipsgd knows: DiceSGD's error feedback is not covered by "
+                "the DP-SGD accountant, so no epsilon is reported (even with noise_multiplier > 0)")
+
     def _method_params(self):
         return (0.0, self.c2, 0.0, 0.0, 0.0)
 
@@ -397,7 +409,9 @@ class QuantileClipDPSGD(DPSGD):
 
     @property
     def private(self) -> bool:
-        return self.noise_multiplier > 0 and self.count_noise_multiplier > 0
+        # always accounted: without noise on the sum or on the count the effective
+        # multiplier is 0 and the reported epsilon is inf (never a silent None)
+        return True
 
     @property
     def effective_noise_multiplier(self) -> float:

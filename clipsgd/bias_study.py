@@ -18,7 +18,8 @@ Setting: :math:`g_i(x) = s_i x + b_i` with :math:`s_i \ge 0`, :math:`\sum_i s_i 
 Let :math:`[\ell, u]` be the hull of the roots :math:`-b_i/s_i` and
 :math:`M_i = \max(|g_i(\ell)|, |g_i(u)|)`.
 
-**Theorem B.** For every :math:`k > 0`,
+**Theorem B** (derived step by step, with sympy certificates, in
+``theory/perturbation_bound.py``). For every :math:`k > 0`,
 
 .. math::
 

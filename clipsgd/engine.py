@@ -491,6 +491,8 @@ class Result(OptimizeResult):
             lines.append(f"  clipped fraction (all steps): {np.nanmean(self.clip_fraction):.3f}")
         if self.get("privacy") is not None:
             lines.append("  " + str(self.privacy).replace("\n", "\n  "))
+        else:
+            lines.append(f"  privacy: {self.algorithm.privacy_status}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -505,6 +507,27 @@ def _record_steps(steps, record_every):
     if rs[-1] != steps:
         rs = np.append(rs, steps)
     return rs
+
+
+def _check_reporting(delta, accountant):
+    """Validate ``delta`` and ``accountant`` before simulating (not after)."""
+    from .privacy import Accountant, _enum
+    from ._validate import check_open_unit
+
+    if delta is not None:
+        check_open_unit("delta", delta)
+    _enum(Accountant, "accountant", accountant)
+
+
+def _check_finite_iterates(x_out, traj, algorithm):
+    """A run whose iterates overflowed is an error naming the step size, never NaN output."""
+    bad = ~(np.isfinite(x_out).all(axis=1) & np.isfinite(traj).all(axis=(1, 2)))
+    if bad.any():
+        lr = getattr(algorithm, "lr", None)
+        raise ValueError(
+            f"the iterates of {int(bad.sum())} of {bad.size} runs overflowed to inf/NaN (first: run "
+            f"{int(np.argmax(bad))}): the step size lr = {lr!r} is too large for this problem "
+            "(or a custom oracle returned non-finite values); use a smaller lr, or clip (finite c)")
 
 
 def _prepare(problem, algorithm, steps, runs, seed, x0, record_every):
@@ -579,6 +602,7 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
     >>> round(float(res.x.mean()), 1)
     -2.5
     """
+    _check_reporting(delta, accountant)
     steps, runs, x0, spec, seed, states, rec, lrs, log1mq = _prepare(
         problem, algorithm, steps, runs, seed, x0, record_every)
     n_rec = rec.shape[0]
@@ -608,25 +632,16 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
 
 def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm, nclip,
             nseen, x_out, wall, delta, c_hist, accountant="pld"):
+    _check_finite_iterates(x_out, traj, algorithm)
     window = np.diff(rec).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         clip_fraction = np.where(nseen > 0, nclip / np.maximum(nseen, 1), np.nan)
     privacy = None
     if algorithm.private:
-        from .privacy import privacy_report
-
         if delta is None:
             delta = min(1e-5, 1.0 / (10.0 * problem.n))
-        privacy = privacy_report(
-            noise_multiplier=getattr(algorithm, "effective_noise_multiplier", spec.noise_multiplier),
-            sample_rate=spec.sample_rate if spec.sampling == 0 else min(1.0, spec.batch_size / problem.n),
-            steps=steps,
-            delta=delta,
-            sampling=algorithm.sampling.value,
-            batch_size=spec.batch_size or None,
-            n=problem.n,
-            accountant=accountant,
-        )
+        # the run describes itself as a privacy event; the accountant counts it
+        privacy = algorithm.privacy_event(problem.n, steps).report(delta, accountant)
     return Result(
         x=x_out, trajectory=traj, record_steps=rec, loss=loss, grad_norm=gnorm,
         clip_fraction=clip_fraction, mean_batch=nseen / window, seed=seed, steps=steps,
@@ -644,6 +659,7 @@ def run_numpy(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=N
     problem's NumPy per-example gradients, :func:`clipsgd.clip.clip_numpy` and
     :func:`clipsgd.updates.dp_sgd_step_numpy`. Agrees with :func:`run` to rounding.
     """
+    _check_reporting(delta, accountant)
     steps, runs, x0, spec, seed, states, rec, lrs, log1mq = _prepare(
         problem, algorithm, steps, runs, seed, x0, record_every)
     from .clip import clip_numpy

@@ -412,14 +412,12 @@ def _stationary_quadratic_dd(problem, c):
 
 
 def _newton_polish(x, A, c, iters=30):
-    r"""Newton steps on :math:`h_0(x) = rac1n\sum_i \operatorname{clip}(x - a_i, c)` from
+    r"""Newton steps on :math:`h_0(x) = \frac1n\sum_i \operatorname{clip}(x - a_i, c)` from
     the quasi-Newton minimiser (which stops near ``|h| ~ 1e-8``, its ``ftol``).
 
-    The Jacobian is :math:`rac1n \sum_i J_i` with :math:`J_i = I` inside the ball and
-    :math:`J_i = rac{c}{\lVert r_i
-Vert}(I - u_i u_i^	op)` outside (:math:`u_i` the unit
-    residual); a step is kept only if it reduces :math:`\lVert h 
-Vert` (least squares when
+    The Jacobian is :math:`\frac1n \sum_i J_i` with :math:`J_i = I` inside the ball and
+    :math:`J_i = \frac{c}{\lVert r_i\rVert}(I - u_i u_i^\top)` outside (:math:`u_i` the unit
+    residual); a step is kept only if it reduces :math:`\lVert h \rVert` (least squares when
     J is singular, e.g. on a stationary segment).
     """
     if math.isinf(c):

@@ -536,3 +536,69 @@ def test_bad_problem_or_algorithm_type_is_rejected():
 def test_shuffle_batch_larger_than_n_is_rejected():
     with pytest.raises(ValueError, match=r"^batch_size must be <= n=3 for sampling='shuffle'"):
         run(problems.example1(), SGD(lr=0.1, sampling="shuffle", batch_size=4), steps=5)
+
+
+# ============================================= empty Poisson batches, privacy events, divergence
+@pytest.mark.parametrize("engine", [run, run_numpy])
+def test_empty_poisson_batch_still_adds_noise_and_counts_the_step(engine):
+    # q = 1e-9 on n = 1: essentially every batch is empty (P(any of the 3000 run-steps
+    # samples the example) ~ 3e-6), yet every step adds N(0, (z c)^2) / (q n) noise to
+    # the sum, and every step is a step for the accountant. lr = q n makes x the plain
+    # sum of the noise: after T steps x ~ N(0, T (z c)^2) (the gradient 0 - a = 0 never
+    # enters since a = 0).
+    z, c, q, T = 1.5, 0.8, 1e-9, 3
+    runs = 1000
+    p = problems.quadratic(np.zeros((1, 1)))
+    alg = DPSGD(lr=q, c=c, noise_multiplier=z, sample_rate=q)
+    res = engine(p, alg, steps=T, runs=runs, seed=3, record_every=1, record_loss=False)
+    assert (res.mean_batch == 0).all()
+    sigma = z * c * math.sqrt(T)
+    x = res.x.ravel()
+    assert stats.kstest(x, "norm", args=(0.0, sigma)).pvalue > 0.01
+    assert stats.kstest(x, "norm", args=(0.0, sigma * 2 / 3)).pvalue < 1e-4
+    assert res.privacy.steps == T
+    assert np.isnan(res.clip_fraction).all()  # 0 clipped of 0 processed: undefined, documented
+
+
+@pytest.mark.parametrize("alg", [
+    DPSGD(lr=0.1, c=1.0, noise_multiplier=1.1, sample_rate=0.5),
+    DPSGD(lr=0.1, c=1.0, noise_multiplier=1.1, sampling="shuffle", batch_size=2),
+    DPSGD(lr=0.1, c=1.0, noise_multiplier=1.1, sampling="replacement", batch_size=2),
+    QuantileClipDPSGD(lr=0.1, c=1.0, noise_multiplier=1.1, count_noise_multiplier=2.0, sample_rate=0.5),
+])
+def test_result_privacy_is_the_algorithms_own_event(alg):
+    p = problems.example1()
+    res = run(p, alg, steps=20, runs=2, seed=0, delta=1e-4, accountant="rdp")
+    want = alg.privacy_event(p.n, 20).report(1e-4, "rdp")
+    assert res.privacy.epsilon == want.epsilon and res.privacy.sampling == want.sampling
+
+
+def test_quantile_clipping_without_count_noise_reports_infinite_epsilon():
+    # noise on the sum but none on the count: the count is released exactly, epsilon = inf
+    alg = QuantileClipDPSGD(lr=0.1, c=1.0, noise_multiplier=1.1, count_noise_multiplier=0.0, sample_rate=0.5)
+    res = run(problems.example1(), alg, steps=5, seed=0, accountant="rdp")
+    assert res.privacy is not None and math.isinf(res.privacy.epsilon)
+
+
+def test_dicesgd_result_says_it_is_not_accounted():
+    res = run(problems.example1(), DiceSGD(lr=0.1, c=1.0, c2=1.0, sampling="replacement"), steps=5)
+    assert res.privacy is None and "NON-PRIVATE" in res.summary()
+
+
+def test_diverging_run_is_an_error_naming_lr_not_nan():
+    # SGD on f_i = (x - a_i)^2 / 2 with lr = 3: x_{t+1} - x* = (1 - 3)(x_t - x*) + noise, |.| doubles
+    with pytest.raises(ValueError, match=r"lr = 3\.0 is too large"):
+        run(problems.example1(), SGD(lr=3.0), steps=3000)
+
+
+@pytest.mark.parametrize("kw, match", [(dict(delta=0.0), "^delta must be in"), (dict(accountant="bogus"), "^accountant")])
+def test_reporting_arguments_are_checked_before_simulating(kw, match, monkeypatch):
+    import clipsgd.engine as E
+
+    def boom(*a, **k):  # the simulation must not start
+        raise AssertionError("simulated before validating")
+
+    monkeypatch.setattr(E, "_engine_for", lambda problem: boom)
+    monkeypatch.setattr(E, "_USE_LOCKSTEP", False)
+    with pytest.raises(ValueError, match=match):
+        run(problems.example1(), DPSGD(lr=0.1, c=1.0, noise_multiplier=1.0, sample_rate=0.5), steps=3, **kw)
