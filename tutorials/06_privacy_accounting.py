@@ -183,6 +183,30 @@ print("note:", privacy.SCOPE_STATEMENT)
 # real-valued Gaussian noise. clipsgd's sampler is fine for research and teaching but is
 # not hardened against floating-point attacks on the noise.
 #
+# ### Two edge cases: no noise, and empty batches
+#
+# * **z = 0** is not "a little privacy": without noise the update is a deterministic
+#   function of the batch, so any record that is ever sampled can be revealed. For every
+#   $\varepsilon$, $\delta(\varepsilon)$ is the probability that the record is sampled at
+#   least once, $1 - (1 - q)^T$; at any $\delta$ below that, $\varepsilon = \infty$.
+#   clipsgd returns `inf`, without an error.
+# * **An empty Poisson batch** (no example sampled) still adds the noise
+#   $N(0, (zc)^2 I)$ to the (zero) sum and still divides by the *expected* batch size $qn$;
+#   the step counts for the accountant like any other. Skipping the noise, or dividing by
+#   the realised batch size, would change the mechanism the accountant analyses.
+
+# %%
+q0, T0 = 0.01, 100
+print("z = 0: epsilon =", privacy.epsilon(0.0, q0, T0, 1e-5, accountant="rdp"))
+print(f"z = 0: delta at epsilon = 1 is {privacy.delta_for(0.0, q0, T0, 1.0, accountant='rdp'):.4f}"
+      f" = 1 - (1 - q)^T = {1 - (1 - q0) ** T0:.4f}")
+tiny = clipsgd.run(clipsgd.problems.quadratic(np.zeros((1, 1))),
+                   DPSGD(lr=1e-9, c=1.0, noise_multiplier=1.0, sample_rate=1e-9), steps=5, runs=2000,
+                   seed=0, record_every=1, record_loss=False)
+print(f"q = 1e-9 on n = 1: mean batch size {tiny.mean_batch.mean():.0f}, yet the final iterates have "
+      f"std {tiny.x.std():.3f} (expected sqrt(T) z c = {np.sqrt(5):.3f}); steps accounted: {tiny.privacy.steps}")
+
+# %% [markdown]
 # ## 6. Privacy against accuracy on real data
 #
 # Logistic regression on scikit-learn's breast-cancer data ($n = 427$ training
