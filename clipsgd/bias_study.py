@@ -825,8 +825,8 @@ def rivals_at_equal_privacy(problem, x_star, *, epsilon, delta, sample_rate, ste
 
 def _privacy_table(pr, score_name=None) -> str:
     sc = f" {score_name} |" if score_name else ""
-    lines = ["| method | privacy | epsilon (run's report) | bias ||E x_bar - x*|| (+/- MC) | RMS ||x_bar - x*|| "
-             f"| steps after which ||E x_t - x*|| stays <= {pr['target']:g} |{sc}",
+    lines = ["| method | privacy | epsilon (run's report) | bias \\|\\|E x_bar - x*\\|\\| (+/- MC) | RMS \\|\\|x_bar - x*\\|\\| "
+             f"| steps after which \\|\\|E x_t - x*\\|\\| stays <= {pr['target']:g} |{sc}",
              "|---|---|---|---|---|---|" + ("---|" if score_name else "")]
     for r in pr["rows"]:
         priv = "accounted" if r["private"] else "**non-private**"
@@ -1017,13 +1017,13 @@ def _example1_rivals(ctx, prob, cfg) -> list:
         ("AUTO-S, gamma = 0.01", AutoClipSGD(gamma=0.01, **kw), auto,
          "normalisation keeps only signs: goes to the median -3, not the mean"),
         ("DiceSGD, C2 = 3", DiceSGD(c2=3.0, **kw), float(fp_ok.x[0]),
-         f"C2 >= |h_0(x*)| = {fp_ok.required_c2:.4f}: fixed point (x*, e* = {float(fp_ok.e[0]):.4f})"),
+         f"C2 >= \\|h_0(x*)\\| = {fp_ok.required_c2:.4f}: fixed point (x*, e* = {float(fp_ok.e[0]):.4f})"),
         ("DiceSGD, C2 = 0.1", DiceSGD(c2=0.1, **kw), float(fp_bad.x[0]),
-         f"C2 < |h_0(x*)|: no fixed point; x stops where h_0 = C2, e drifts by {float(fp_bad.e_drift[0]):.3f}/step "
+         f"C2 < \\|h_0(x*)\\|: no fixed point; x stops where h_0 = C2, e drifts by {float(fp_bad.e_drift[0]):.3f}/step "
          f"(full-batch dynamics: {e_rate:.3f}/step)"),
         ("quantile clipping, target 0.9, eta_c = 0.2", QuantileClipDPSGD(target_quantile=0.9, quantile_lr=0.2,
                                                                           noise_multiplier=0.0, **kw), q9.x,
-         f"c -> 3rd smallest |g_i| = {q9.c:g}: nothing clipped at the fixed point (mean-field, eta_c -> 0)"),
+         f"c -> 3rd smallest \\|g_i\\| = {q9.c:g}: nothing clipped at the fixed point (mean-field, eta_c -> 0)"),
         ("quantile clipping, target 0.9, eta_c = 0.02", QuantileClipDPSGD(target_quantile=0.9, quantile_lr=0.02,
                                                                            noise_multiplier=0.0, **kw), q9.x,
          "smaller threshold step: closer; the rest is x's own O(lr) fluctuation"),

@@ -131,7 +131,15 @@ def clip_numpy(G, c):
     Returns
     -------
     clipped, norms, factors : ndarray
+
+    Only cheap checks (shape, ``c``); it trusts the entries to be finite. Users call
+    :func:`clip`, which validates everything.
     """
+    G = np.asarray(G, dtype=float)
+    if G.ndim != 2:
+        raise ValueError(f"G must be a 2-D array of per-example gradients (rows); got shape {G.shape}"
+                         " (clip() also takes a single vector)")
+    c = check_clip_threshold("c", c)
     with np.errstate(over="ignore", under="ignore"):
         sq = np.sum(G * G, axis=1)
     norms = np.sqrt(sq)

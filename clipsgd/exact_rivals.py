@@ -393,6 +393,16 @@ def dice_fixed_point(problem: Problem, c1, c2) -> DiceFixedPoint:
     c1, c2 : float > 0
         Clip thresholds of the per-example gradients and of the fed-back error.
 
+    Notes
+    -----
+    ``converges`` says that the fixed point :math:`(x^*, -h_0(x^*))` *exists*
+    (:math:`C_2 \ge |h_0(x^*)|`). Near the critical ratio the full-batch dynamics need
+    not reach it from :math:`e_0 = 0`: for atoms (0, 0, 1.625, 3), C1 = 0.5,
+    C2 = 1.0625 |h_0(x^*)| and lr = 0.2, :func:`dice_full_batch` settles at
+    x = 1.158203125 (where :math:`h_0 = C_2`) instead of x* = 1.15625, unchanged from
+    3,000 to 30,000 steps. The tests check the characterisation for
+    :math:`|C_2/|h_0(x^*)| - 1| > 1/4`; the near-critical regime is open.
+
     Examples
     --------
     Example 1 (C1 = 1): the bias at the optimum is 1/3, so C2 = 3 recovers x* = 1 and

@@ -267,9 +267,27 @@ against floating-point attacks, so the epsilons below describe the idealised mec
                                          "figures": [os.path.basename(p) for p in o["figures"]]}
                             for o in outputs}}
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=1, default=_json_default)
+        # strict JSON: inf/NaN (e.g. "never reached the target") become the strings "inf", "nan"
+        json.dump(_strict(results), f, indent=1, default=_json_default, allow_nan=False)
     ctx.log(f"wrote {out}/report.md, results.json and {sum(len(o['figures']) for o in outputs)} figures")
     return results
+
+
+def _strict(o):
+    """A copy of ``o`` with non-finite floats replaced by "inf", "-inf" or "nan"."""
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_strict(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _strict(o.tolist())
+    if isinstance(o, (float, np.floating)) and not np.isfinite(o):
+        return "nan" if np.isnan(o) else ("inf" if o > 0 else "-inf")
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.integer):
+        return int(o)
+    return o
 
 
 def _json_default(o):
