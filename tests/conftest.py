@@ -16,7 +16,10 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# derandomize: CI runs a fresh clone (no example database), so every run must draw the
+# same examples; a red run then means a real regression, never an unlucky draw.
+# HYPOTHESIS_PROFILE=thorough explores new examples.
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("default", max_examples=25, **_common)
+settings.register_profile("default", max_examples=25, derandomize=True, **_common)
 settings.register_profile("thorough", max_examples=250, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -145,7 +145,9 @@ def test_dice_full_batch_matches_the_characterisation(a, c1, ratio):
     xs = a.mean()
     bias = float(np.clip(xs - a, -c1, c1).mean())
     assume(abs(bias) > 1e-3)
-    assume(abs(ratio - 1.0) > 0.05)
+    # near the critical ratio the dynamics can settle at the saturated point even though
+    # the fixed point exists (counterexample in dice_fixed_point's Notes): not claimed there
+    assume(abs(ratio - 1.0) > 0.25)
     c2 = ratio * abs(bias)
     fp = dice_fixed_point(p, c1, c2)
     assert fp.converges == (ratio > 1)
