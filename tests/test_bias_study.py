@@ -299,8 +299,11 @@ def test_every_method_is_accounted_or_labelled_non_private():
     assert kinds == {DPSGD, AutoClipSGD, QuantileClipDPSGD, DiceSGD}
     # the DiceSGD docstring says so too
     assert "not accounted" in DiceSGD.__doc__ and "non-private" in DiceSGD.__doc__
-    # a quantile method without count noise is not private (its threshold leaks)
-    assert not QuantileClipDPSGD(lr=0.1, c=1.0, noise_multiplier=1.0, sample_rate=0.1).private
+    # a quantile method without count noise is not private (its threshold leaks the exact
+    # count): it is accounted, and its epsilon is inf
+    leaky = QuantileClipDPSGD(lr=0.1, c=1.0, noise_multiplier=1.0, sample_rate=0.1)
+    assert leaky.private and leaky.effective_noise_multiplier == 0.0
+    assert math.isinf(run(replicate_ex1, leaky, steps=5, seed=0, accountant="rdp").privacy.epsilon)
 
 
 def test_rivals_at_equal_privacy_table_labels():
