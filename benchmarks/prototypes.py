@@ -158,9 +158,11 @@ def _mc_quadratic_lockstep(a, states, lrs, c, x0, x_out):
                 s0[j] ^= s3[j]
                 s2[j] ^= tt
                 s3[j] = (s3[j] << np.uint64(45)) | (s3[j] >> np.uint64(19))
-                u = float(res >> np.uint64(11)) * _INV53
-                i = int(u * n)
-                idx[j] = i if i < n else n - 1
+                # the engine's randbelow: (res * n) >> 64 from 32-bit halves (it was
+                # floor(U n) with a uint64 -> double conversion, scalar on AVX2)
+                nn = np.uint64(n)
+                idx[j] = np.int64(((res >> np.uint64(32)) * nn
+                                   + (((res & np.uint64(0xFFFFFFFF)) * nn) >> np.uint64(32))) >> np.uint64(32))
             for j in range(_W):
                 ai[j] = a[idx[j]]
             for j in range(_W):

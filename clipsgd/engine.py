@@ -49,7 +49,7 @@ from . import rng as _rng
 from .algorithms import SGD, Method, Sampling
 from .clip import clip_factor, l2_norm
 from .problems import CUSTOM, LEAST_SQUARES, LOGISTIC, QUADRATIC, Problem, _sigmoid, builtin_grad
-from .rng import fill_normal, geometric_skip, randbelow
+from .rng import fill_normal, geometric_skip, mulhi_below, randbelow
 from .updates import (
     auto_clip_numpy,
     dice_sgd_step_numpy,
@@ -323,7 +323,8 @@ _USE_LOCKSTEP = True  # tests switch it off to compare with the general kernel
 def _lockstep_eligible(problem, spec):
     """Clipped SGD / SGD on a built-in 1-D quadratic, batch drawn with replacement, k = z = 0."""
     return (problem.kind == QUADRATIC and problem.dim == 1 and spec.method == int(Method.CLIP)
-            and spec.k == 0 and spec.noise_multiplier == 0 and spec.sampling == 2)
+            and spec.k == 0 and spec.noise_multiplier == 0 and spec.sampling == 2
+            and problem.n <= 2**32)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -333,7 +334,8 @@ def _lockstep_quadratic_1d(X, Y, P, x0, states, lrs, c, B, expected_batch, rec_s
     of B drawn with replacement, for blocks of :data:`_LANES` runs at once.
 
     Each step, per batch slot, in three passes over the block: (1) xoshiro256** and
-    ``randbelow`` for every lane (vectorised), (2) the gather :math:`a_{i}` (scalar; in
+    ``randbelow`` (integer multiply-high, :func:`clipsgd.rng.mulhi_below`) for every lane
+    (vectorised), (2) the gather :math:`a_{i}` (scalar; in
     the same loop it would stop the vectorisation), (3) the clip, :math:`\lVert g\rVert =
     |g|` (equal to ``l2_norm``: :math:`\sqrt{\mathrm{fl}(g^2)} = |g|` exactly), and the
     sum in batch order. The update adds ``0.0`` where the general kernel adds
@@ -400,8 +402,7 @@ def _lockstep_quadratic_1d(X, Y, P, x0, states, lrs, c, B, expected_batch, rec_s
                     s0[j] ^= s3[j]
                     s2[j] ^= tt
                     s3[j] = (s3[j] << np.uint64(45)) | (s3[j] >> np.uint64(19))
-                    i = int(float(res >> np.uint64(11)) * _rng._INV_2_53 * n)
-                    idx[j] = i if i < n else n - 1
+                    idx[j] = mulhi_below(res, n)  # rng.randbelow for n <= 2**32
                 for j in range(wl):  # (2) the gather
                     ai[j] = X[idx[j], 0]
                 for j in range(wl):  # (3) clip_factor(l2_norm(g), c), summed in batch order

@@ -21,7 +21,14 @@ Draws
   test :math:`f_{i-1} + \ldots` compares a uniform height with :math:`e^{-Z^2/2}`.
   One normal costs one 64-bit draw 99% of the time (Box-Muller needed a log, a sqrt,
   a cos and a sin per pair).
-* ``randbelow``: :math:`\lfloor U n \rfloor` (bias below :math:`n 2^{-53}`).
+* ``randbelow``: :math:`\lfloor w n / 2^{64} \rfloor` for one 64-bit draw :math:`w`
+  (Lemire's multiply-shift without rejection, "Fast random integer generation in an
+  interval", ACM TOMS 2019, arXiv:1805.10941): each value has probability within
+  :math:`2^{-64}` of :math:`1/n`. For :math:`n \le 2^{32}` the high word of the 128-bit
+  product is formed from 32-bit halves, :math:`\lfloor (h n + \lfloor l n / 2^{32}
+  \rfloor) / 2^{32} \rfloor` with :math:`w = h 2^{32} + l` (exact; integer operations
+  only, so it vectorises across runs on AVX2, where a 64-bit integer to double conversion
+  does not); larger n use :math:`\lfloor U n \rfloor`.
 * ``geometric_skip``: number of failures before a success of rate :math:`q`,
   :math:`\lfloor \log(1-U) / \log(1-q) \rfloor`, used for Poisson subsampling in
   :math:`O(\text{batch})` instead of :math:`O(n)` uniforms.
@@ -291,9 +298,29 @@ def fill_normal(s, out):
     s[3] = s3
 
 
+_TWO_32 = 4294967296
+
+
+@njit(cache=True, inline="always")
+def mulhi_below(w, n):
+    r"""``(w * n) >> 64`` for a uint64 ``w`` and ``1 <= n <= 2**32`` (see module doc).
+
+    With :math:`w = h 2^{32} + l` and :math:`l n = L_h 2^{32} + L_l`:
+    :math:`w n = (h n + L_h) 2^{32} + L_l` with :math:`L_l < 2^{32}`, so
+    :math:`\lfloor w n / 2^{64} \rfloor = \lfloor (h n + L_h) / 2^{32} \rfloor`, and
+    :math:`h n + L_h < 2^{64}` does not overflow.
+    """
+    nn = np.uint64(n)
+    hi = w >> np.uint64(32)
+    lo = w & np.uint64(0xFFFFFFFF)
+    return np.int64((hi * nn + ((lo * nn) >> np.uint64(32))) >> np.uint64(32))
+
+
 @njit(cache=True)
 def randbelow(s, n):
-    """Integer uniform on {0, ..., n-1}."""
+    r"""Integer uniform on {0, ..., n-1}: :math:`\lfloor w n / 2^{64} \rfloor` (module doc)."""
+    if n <= _TWO_32:
+        return mulhi_below(next_u64(s), n)
     i = int(uniform(s) * n)
     return i if i < n else n - 1
 
@@ -364,6 +391,8 @@ class Xoshiro256:
         return np.array([self.standard_normal() for _ in range(m)], dtype=float)
 
     def randbelow(self, n: int) -> int:
+        if n <= _TWO_32:
+            return (self.next_u64() * n) >> 64  # exact 128-bit product in Python
         return min(int(self.uniform() * n), n - 1)
 
     def geometric_skip(self, log1mq: float) -> int:

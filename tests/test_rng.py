@@ -267,3 +267,27 @@ def test_vectorised_spawn_for_many_runs_and_spawned_parents():
 
 def test_spawn_states_none_uses_fresh_entropy():
     assert not np.array_equal(spawn_states(None, 2), spawn_states(None, 2))
+
+
+@given(seeds, st.sampled_from([1, 2, 3, 7, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**40 + 3])
+       | st.integers(1, 2**33))
+def test_randbelow_is_the_high_word_of_w_times_n(seed, n):
+    # for n <= 2^32, randbelow(n) = floor(w n / 2^64) for the next 64-bit word w (Lemire's
+    # multiply-shift); Python's exact integers are the independent oracle. Larger n fall
+    # back to floor(U n) with U the 53-bit uniform
+    s = _state(seed)
+    ref = Xoshiro256(s.copy())
+    for _ in range(10):
+        w = ref.next_u64()
+        expect = (w * n) >> 64 if n <= 2**32 else min(int(float(w >> 11) * 2.0**-53 * n), n - 1)
+        assert randbelow(s, n) == expect
+        assert 0 <= expect < n
+
+
+def test_randbelow_is_uniform():
+    # chi-square on 7 cells (n = 7 does not divide 2^64): 70,000 draws, p > 1e-3
+    from scipy.stats import chisquare
+
+    s = _state(12345)
+    counts = np.bincount([randbelow(s, 7) for _ in range(70_000)], minlength=7)
+    assert counts.sum() == 70_000 and chisquare(counts).pvalue > 1e-3
