@@ -1040,6 +1040,10 @@ def _example1_rivals(ctx, prob, cfg) -> list:
         out.append({"method": label, "exact_limit": float(exact_x), "sim_mean": float(est.mean[0]),
                     "se": float(est.se[0]), "final_threshold": float(np.median(res.clip_threshold[:, -1])),
                     "why": why, "private": False})
+        if isinstance(alg, DiceSGD):
+            fp = fp_ok if alg.c2 == 3.0 else fp_bad
+            out[-1].update(c2=float(alg.c2), required_c2=float(fp.required_c2), e_drift=float(fp.e_drift[0]),
+                           e_rate_full_batch=e_rate)
     return out
 
 
@@ -1329,6 +1333,7 @@ def _markdown(ex1, quad, logi, quick) -> str:
     auto_r = riv["AUTO-S, gamma = 0.01"]
     q9 = riv["quantile clipping, target 0.9, eta_c = 0.2"]
     q9s = riv["quantile clipping, target 0.9, eta_c = 0.02"]
+    dice_bad = riv["DiceSGD, C2 = 0.1"]
     mode = "quick (smoke-test sizes: few runs, large Monte Carlo error)" if quick else "full"
 
     def priv_head(pr, n):
@@ -1395,11 +1400,12 @@ Where rivals fail, and why:
   per-example roots (-3), not their mean (x* = 1). Noise has mean 0, so no privacy level
   changes this. (The simulated {auto_r['sim_mean']:.3f} vs exact {auto_r['exact_limit']:.3f}: an O(lr/gamma)
   stationary shift; the normalised drift is linear only within gamma of its zero.)
-* **DiceSGD with C2 too small**: a fixed point needs |h_0(x*)| = 1/3 <= C2 (the fed-back
-  error must carry the whole clipping bias). With C2 = 0.1 none exists: e runs off
-  linearly (exact rate f'(x_bar) = -3.35 per step), clip(e, C2) saturates at -C2 and x
-  stops at the level set h_0 = C2, i.e. x_bar = -2.35. Since |h_0(x*)| <= C1 always,
-  C2 >= C1 is always enough.
+* **DiceSGD with C2 too small**: a fixed point needs |h_0(x*)| = {dice_bad['required_c2']:.4f} <= C2 (the
+  fed-back error must carry the whole clipping bias). With C2 = {dice_bad['c2']:g} none exists: e runs off
+  linearly (exact rate f'(x_bar) = {dice_bad['e_drift']:.3f} per step; full-batch simulation
+  {dice_bad['e_rate_full_batch']:.3f}), clip(e, C2) saturates at -C2 and x stops at the level set
+  h_0 = C2, i.e. x_bar = {dice_bad['exact_limit']:.3f} (simulated {dice_bad['sim_mean']:.3f}). Since
+  |h_0(x*)| <= C1 always, C2 >= C1 is always enough.
 * **Quantile clipping**: the threshold tracks the target quantile of |g_i| at the current
   x, so with target 0.9 (> 1 - 1/n) nothing is clipped at the fixed point (x*, c = 8):
   unbiased in the mean field, but (i) c fluctuates (step eta_c) and so does x (step lr),

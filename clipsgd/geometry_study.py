@@ -713,6 +713,32 @@ def _trend(name, v0, v1, n0, n1, p0, p1, epochs):
             f"to {r1:.2f}x: at the end it is {verdict}.")
 
 
+def _findings(findings) -> str:
+    """What the overview table shows, model by model, read off the numbers (whatever they are)."""
+    def move(a, b, up="rose", down="fell"):
+        return up if b > a else down if b < a else "did not change"
+
+    lines, grew_while_fell = [], []
+    for name, st in findings:
+        sd, sd0 = st["sliced_disparity"], st["sliced_disparity_null"]
+        r, rb = sd / sd0, st["bias"] / st["bias_null"]
+        lines.append(
+            f"- {name}: the projected disparity {move(sd[0], sd[-1])} in absolute terms "
+            f"({sd[0]:.3f} -> {sd[-1]:.3f}), its ratio to the symmetric baseline {move(r[0], r[-1])} "
+            f"({r[0]:.2f}x -> {r[-1]:.2f}x); the clipping-bias ratio {move(rb[0], rb[-1])} "
+            f"({rb[0]:.1f}x -> {rb[-1]:.1f}x).")
+        if sd[-1] > sd[0] and r[-1] < r[0]:
+            grew_while_fell.append(name)
+    text = "**Findings, from the table:**\n\n" + "\n".join(lines)
+    if grew_while_fell:
+        text += (
+            f"\n\nFor {', '.join(grew_while_fell)} the absolute statistic grew while its ratio to the "
+            "baseline fell: as examples get fitted, per-example gradients concentrate near zero with "
+            "a few large ones (heavy tails), and a symmetric population with the same tails has a "
+            "large sample disparity too; the baseline moves with it.")
+    return text
+
+
 def _overview_row(out, st) -> str:
     rec, e = out["recording"], out["epochs"]
     p_sd, p_b = rec.p_values("sliced_disparity"), rec.p_values("bias")
@@ -778,7 +804,7 @@ Diagnostics on {rec.subset.shape[0]} training examples, {rec.directions.shape[0]
 def section(ctx) -> dict:
     """Geometry of per-example gradients along DP-SGD (digits: softmax + MLP; breast cancer)."""
     n_flips = 20 if ctx.quick else 50
-    parts, figs, results, overview = [], [], {}, []
+    parts, figs, results, overview, findings = [], [], {}, [], []
     for spec in _specs(ctx.quick):
         out = geometry_experiment(spec, seed=ctx.seed, n_flips=n_flips, log=ctx.log)
         rec, priv = out["recording"], out["result"].privacy
@@ -804,6 +830,7 @@ def section(ctx) -> dict:
             md += f"\n![projections](geometry_grid_{spec.label}.png)\n"
         parts.append(md)
         overview.append(_overview_row(out, st))
+        findings.append((out["problem"].name, st))
         results[spec.label] = {
             "spec": {k: getattr(spec, k) for k in spec.__dataclass_fields__},
             "epsilon": eps, "delta": spec.delta, "epochs": out["epochs"].tolist(),
@@ -829,12 +856,5 @@ assignment).
 
 | model | epochs | test acc. | proj. disparity: start -> end | ratio to baseline | mean abs. skew ratio | abs. b_t: start -> end | ratio to baseline | max abs. b_t / bound |
 |---|---|---|---|---|---|---|---|---|
-""" + "\n".join(overview) + """
-
-The absolute 1-D statistics can grow along training while the ratios fall: as examples
-get fitted, per-example gradients concentrate near zero with a few large ones (heavy
-tails), and a symmetric population with the same tails has large sample skewness and
-disparity too; the baseline column moves with it.
-
-""" + "\n".join(parts)
+""" + "\n".join(overview) + "\n\n" + _findings(findings) + "\n\n" + "\n".join(parts)
     return {"title": "Gradient geometry", "markdown": md, "results": results, "figures": figs}
