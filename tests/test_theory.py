@@ -92,6 +92,8 @@ def test_derivation_checks(name):
         if not s.symbolic:  # a step sympy cannot confirm must say so, with evidence or a reference
             assert "sympy cannot" in s.statement, s
             assert len(s.method.split(":", 1)[1].strip()) > 5, s
+        if s.method.startswith("cited:"):  # a cited theorem still shows its conclusion on numbers
+            assert "numerical evidence:" in s.method, s
     # numerical evidence is the exception; cited steps (Taylor, mean value theorem, steps by
     # inspection) are labelled, never passed off as sympy-checked
     assert sum(s.method.startswith("numerical:") for s in steps) <= 2

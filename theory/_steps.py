@@ -13,7 +13,8 @@ calculus fact and is *checked* when it is recorded:
 * ``numerical`` -- a fact sympy cannot confirm; the module says so and records the
   numerical evidence (the step is *not* counted as symbolic);
 * ``cited``     -- a standard theorem (Taylor, mean value) or a step read off by
-  inspection, named as such (*not* counted as symbolic).
+  inspection, named as such, with numerical evidence for its conclusion (*not* counted
+  as symbolic).
 
 A failed check raises :class:`StepFailed` (an ``AssertionError``) naming the step, so
 ``check()`` of every module either returns all its steps verified or raises.
@@ -232,13 +233,15 @@ class Derivation:
         return self._record(name, statement, ok, f"sympy: series to O({var}^{order})",
                             detail=f"series = {got}")
 
-    def cited(self, name, statement, reference):
+    def cited(self, name, statement, reference, ok, evidence):
         """A standard fact used as is (a named theorem, or a step read off by inspection).
 
-        Not counted as symbolic: the statement must say that sympy cannot confirm it, and
-        ``reference`` names the theorem or the inspection that justifies it.
+        Not counted as symbolic: the statement must say that sympy cannot confirm it,
+        ``reference`` names the theorem or the inspection that justifies it, and ``ok`` /
+        ``evidence`` are the numerical evidence for the step's conclusion on concrete
+        instances (a cited step without evidence is not accepted).
         """
-        return self._record(name, statement, True, f"cited: {reference}")
+        return self._record(name, statement, bool(ok), f"cited: {reference}; numerical evidence: {evidence}")
 
     def numerical(self, name, statement, ok, evidence):
         """A step sympy cannot confirm: record the numerical evidence that supports it."""

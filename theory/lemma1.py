@@ -34,6 +34,7 @@ with ``x = g + xi`` and ``y = xi - g`` we have ``x - y = 2g`` and
 
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 try:
@@ -53,6 +54,24 @@ g1, g2, e1, e2 = sp.symbols("g1 g2 xi1 xi2", real=True)
 
 def _dot(a, b):
     return (a.T * b)[0, 0]
+
+
+def _clip(v, c):
+    n = np.linalg.norm(v)
+    return v if n <= c else v * (c / n)
+
+
+def _evidence_firm_pair(trials=4000, seed=20201):
+    """2<g, S> >= ||S||^2 for S = clip(g + xi) + clip(g - xi), on random g, xi, c (d = 1..5)."""
+    rng = np.random.default_rng(seed)
+    worst = np.inf
+    for _ in range(trials):
+        d = int(rng.integers(1, 6))
+        g, xi = rng.standard_normal(d) * rng.uniform(0.01, 5), rng.standard_normal(d) * rng.uniform(0.01, 10)
+        cc = rng.uniform(0.1, 5)
+        S_ = _clip(g + xi, cc) + _clip(g - xi, cc)
+        worst = min(worst, (2 * g @ S_ - S_ @ S_) / (1 + S_ @ S_))
+    return worst >= -1e-12, f"{trials} random (g, xi, c), d = 1..5: min (2<g,S> - ||S||^2)/(1 + ||S||^2) = {worst:.3g}"
 
 
 def check():
@@ -128,7 +147,8 @@ def check():
             "sympy cannot apply the projection facts here: clip(y) = -clip(B) (oddness, "
             "projection.P1), so clip(x) - clip(y) = S, and firm nonexpansiveness "
             "(projection.P3) gives 2<g, S> = <x - y, clip(x) - clip(y)> >= ||S||^2",
-            "projection.P1 and projection.P3 (checked in theory/projection.py)")
+            "projection.P1 and projection.P3 (checked in theory/projection.py)",
+            *_evidence_firm_pair())
 
     # Symmetric distributions: pairing
     F = sp.Function("F")

@@ -39,6 +39,7 @@ Proof.
 
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 try:
@@ -47,6 +48,25 @@ except ImportError:
     from _steps import Derivation, P, format_steps
 
 TITLE = "Theorem 2: any noise, bias b_t and |b_t| <= ||g|| W_1(p, p~)"
+
+
+def _clip(v, c):
+    n = np.linalg.norm(v)
+    return v if n <= c else v * (c / n)
+
+
+def _evidence_pointwise(trials=4000, seed=20202):
+    """|<g, clip(g - xi) - clip(g + xi)>| <= ||g|| min(2||xi||, 2c) on random g, xi, c."""
+    rng = np.random.default_rng(seed)
+    worst = np.inf
+    for _ in range(trials):
+        d = int(rng.integers(1, 6))
+        g, xi = rng.standard_normal(d) * rng.uniform(0.01, 5), rng.standard_normal(d) * rng.uniform(0.01, 10)
+        cc = rng.uniform(0.1, 5)
+        lhs = abs(g @ (_clip(g - xi, cc) - _clip(g + xi, cc)))
+        rhs = np.linalg.norm(g) * min(2 * np.linalg.norm(xi), 2 * cc)
+        worst = min(worst, (rhs - lhs) / (1 + rhs))
+    return worst >= -1e-12, f"{trials} random (g, xi, c), d = 1..5: min (RHS - LHS)/(1 + RHS) = {worst:.3g}"
 
 
 def check():
@@ -108,7 +128,8 @@ def check():
     Dv.cited("symmetrisation: pointwise bound",
              "sympy cannot confirm the vector inequality: |F(-xi) - F(xi)| = |<g, clip(g - xi) - "
              "clip(g + xi)>| <= ||g|| min(||2 xi||, 2c) (Cauchy-Schwarz; clip is 1-Lipschitz, "
-             "projection.P2, and has norm <= c)", "Cauchy-Schwarz + projection.P2")
+             "projection.P2, and has norm <= c)", "Cauchy-Schwarz + projection.P2",
+             *_evidence_pointwise())
     Dv.identity("symmetrisation: direct bound",
                 "(1/2) ||g|| min(||2 xi||, 2c) = ||g|| min(||xi||, c)",
                 sp.Rational(1, 2) * gn * sp.Min(2 * xn, 2 * c), gn * sp.Min(xn, c))
