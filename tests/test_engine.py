@@ -571,6 +571,10 @@ def test_result_privacy_is_the_algorithms_own_event(alg):
     res = run(p, alg, steps=20, runs=2, seed=0, delta=1e-4, accountant="rdp")
     want = alg.privacy_event(p.n, 20).report(1e-4, "rdp")
     assert res.privacy.epsilon == want.epsilon and res.privacy.sampling == want.sampling
+    assert res.privacy.warnings == want.warnings
+    if alg.sampling == "shuffle":  # said in the result, with the honest alternative
+        assert any("is not Poisson sampling" in w and "sampling='poisson'" in w for w in res.privacy.warnings)
+        assert "is not Poisson sampling" in res.summary()
 
 
 def test_quantile_clipping_without_count_noise_reports_infinite_epsilon():

@@ -49,5 +49,8 @@ def test_real_data_beats_chance_and_states_its_privacy(quick_job):
             assert r[key] > 0, key
         assert f"q = {r['sample_rate']:.4f}" in report and f"{r['steps']} steps" in report
         assert f"delta = {r['delta']:g}" in report
+        assert f"noise multiplier z = {r['noise_multiplier']:g}" in report
+        for row in dp_rows:  # each private row states its epsilon
+            assert f"| {row['epsilon']:.2f} |" in report
         assert (out / f"real_{name}.png").exists()
     assert "not hardened against floating-point attacks" in report
