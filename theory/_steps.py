@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-__all__ = ["Step", "StepFailed", "Derivation", "format_steps", "P", "S"]
+__all__ = ["Step", "StepFailed", "Derivation", "format_steps", "P", "S", "clip_np", "worst_over_random_vectors"]
 
 
 class P(tuple):
@@ -261,3 +261,25 @@ def format_steps(title, steps) -> str:
     lines.append(f"{len(steps)} steps, {n_sym} confirmed by sympy, {n_cited} cited, "
                  f"{len(steps) - n_sym - n_cited} by numerical evidence only.")
     return "\n".join(lines)
+
+
+# ------------------------------------------------- numerical evidence for vector facts
+def clip_np(v, c):
+    """``clip(v, c) = v min(1, c/||v||)`` in NumPy (the evidence for cited vector steps)."""
+    import numpy as np
+
+    n = np.linalg.norm(v)
+    return v if n <= c else v * (c / n)
+
+
+def worst_over_random_vectors(margin, trials=4000, seed=0):
+    """``min margin(g, xi, c)`` over random g, xi (d = 1..5, scales over 3 decades) and c."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    worst = np.inf
+    for _ in range(trials):
+        d = int(rng.integers(1, 6))
+        g, xi = rng.standard_normal(d) * rng.uniform(0.01, 5), rng.standard_normal(d) * rng.uniform(0.01, 10)
+        worst = min(worst, margin(g, xi, rng.uniform(0.1, 5)))
+    return worst

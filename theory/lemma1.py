@@ -34,13 +34,12 @@ with ``x = g + xi`` and ``y = xi - g`` we have ``x - y = 2g`` and
 
 from __future__ import annotations
 
-import numpy as np
 import sympy as sp
 
 try:
-    from ._steps import Derivation, P, S, format_steps
+    from ._steps import Derivation, P, S, clip_np, format_steps, worst_over_random_vectors
 except ImportError:
-    from _steps import Derivation, P, S, format_steps
+    from _steps import Derivation, P, S, clip_np, format_steps, worst_over_random_vectors
 
 TITLE = "Lemma 1: <g, clip(g+xi) + clip(g-xi)> >= 0"
 
@@ -56,21 +55,13 @@ def _dot(a, b):
     return (a.T * b)[0, 0]
 
 
-def _clip(v, c):
-    n = np.linalg.norm(v)
-    return v if n <= c else v * (c / n)
-
-
-def _evidence_firm_pair(trials=4000, seed=20201):
+def _evidence_firm_pair(trials=4000):
     """2<g, S> >= ||S||^2 for S = clip(g + xi) + clip(g - xi), on random g, xi, c (d = 1..5)."""
-    rng = np.random.default_rng(seed)
-    worst = np.inf
-    for _ in range(trials):
-        d = int(rng.integers(1, 6))
-        g, xi = rng.standard_normal(d) * rng.uniform(0.01, 5), rng.standard_normal(d) * rng.uniform(0.01, 10)
-        cc = rng.uniform(0.1, 5)
-        S_ = _clip(g + xi, cc) + _clip(g - xi, cc)
-        worst = min(worst, (2 * g @ S_ - S_ @ S_) / (1 + S_ @ S_))
+    def margin(g, xi, c):
+        S_ = clip_np(g + xi, c) + clip_np(g - xi, c)
+        return (2 * g @ S_ - S_ @ S_) / (1 + S_ @ S_)
+
+    worst = worst_over_random_vectors(margin, trials, seed=20201)
     return worst >= -1e-12, f"{trials} random (g, xi, c), d = 1..5: min (2<g,S> - ||S||^2)/(1 + ||S||^2) = {worst:.3g}"
 
 
