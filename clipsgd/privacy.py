@@ -215,6 +215,7 @@ import contextlib
 import functools
 import logging
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Optional
@@ -501,6 +502,26 @@ def _resolve(accountant, neighbouring, orders, pld_discretization):
     return acc, nb, orders, disc
 
 
+_SCREEN_DELTA = 1e-5  # the delta at which delta_for screens (it has no delta of its own)
+
+
+def _pld_is_degenerate(z, q, t, d, nb) -> tuple:
+    """(screened, RDP epsilon at ``d``): the PLD accountant's cost grows with the range of the
+    privacy loss (tens of GB for z = 0.03, q = 0.01, 100 steps); when the RDP upper bound
+    already exceeds :data:`RDP_SCREEN` there is no meaningful privacy to refine."""
+    if q == 1.0 or nb is Neighbouring.REPLACE_ONE:
+        return False, None
+    e_rdp = epsilon(z, q, t, d, Accountant.RDP, nb, orders=_INTEGER_ORDERS)
+    return e_rdp > RDP_SCREEN, e_rdp
+
+
+def _warn_screened(what, e_rdp):
+    warnings.warn(
+        f"{what}: the RDP accountant gives epsilon = {e_rdp:.4g} > RDP_SCREEN = {RDP_SCREEN:g} (no "
+        "meaningful privacy), where the PLD accountant would need memory and time that grow "
+        "without bound; the RDP upper bound is returned instead of PLD", RuntimeWarning, stacklevel=3)
+
+
 def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
             neighbouring="add_remove", *, orders=None,
             pld_discretization=PLD_DISCRETIZATION) -> float:
@@ -536,6 +557,15 @@ def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
         Epsilon (``inf`` for :math:`z = 0` unless ``delta >= 1 - (1-q)^T``; 0 for
         ``steps = 0``).
 
+    Warns
+    -----
+    RuntimeWarning
+        With ``accountant="pld"`` and :math:`q < 1`, when the RDP upper bound exceeds
+        :data:`RDP_SCREEN` (no meaningful privacy, e.g. :math:`z = 0.03`): the PLD
+        accountant's memory grows without bound there (tens of GB), so the RDP bound is
+        returned. The same screen guards :func:`delta_for` and
+        :func:`calibrate_noise_multiplier`.
+
     Examples
     --------
     :math:`q = 1`, :math:`z = \sqrt 3`, 3 steps is the Gaussian mechanism with
@@ -558,6 +588,11 @@ def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
         return math.inf if d < _no_noise_delta(q, t) else 0.0
     if acc is Accountant.PLD and q == 1.0:
         return gaussian_mechanism_epsilon(_gaussian_mu(z, t, nb), d)
+    if acc is Accountant.PLD:
+        screened, e_rdp = _pld_is_degenerate(z, q, t, d, nb)
+        if screened:
+            _warn_screened("epsilon", e_rdp)
+            return e_rdp
     a = _poisson_accountant(z, q, t, acc, nb, orders if acc is Accountant.RDP else None,
                             disc if acc is Accountant.PLD else None)
     with _quiet_dp_accounting():
@@ -594,6 +629,12 @@ def delta_for(noise_multiplier, sample_rate, steps, epsilon, accountant="pld",
         return _no_noise_delta(q, t)
     if acc is Accountant.PLD and q == 1.0:
         return gaussian_mechanism_delta(_gaussian_mu(z, t, nb), e)
+    screened, e_rdp = _pld_is_degenerate(z, q, t, _SCREEN_DELTA, nb) if acc is Accountant.PLD else (False, None)
+    if screened:  # (``epsilon`` is this function's argument here, not the function)
+        _warn_screened(f"delta_for (screened at delta = {_SCREEN_DELTA:g})", e_rdp)
+        a = _poisson_accountant(z, q, t, Accountant.RDP, nb, _default_orders(), None)
+        with _quiet_dp_accounting():
+            return float(min(1.0, max(0.0, a.get_delta(e))))
     a = _poisson_accountant(z, q, t, acc, nb, orders if acc is Accountant.RDP else None,
                             disc if acc is Accountant.PLD else None)
     with _quiet_dp_accounting():
@@ -688,8 +729,10 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
     acc, nb, orders, disc = _resolve(accountant, neighbouring, orders, pld_discretization)
     kw = dict(accountant=acc, neighbouring=nb, orders=orders, pld_discretization=disc)
 
-    def eps(z):
-        return epsilon(z, q, t, d, **kw)
+    def eps(z):  # screened probes (PLD replaced by RDP, see epsilon) are said once, below
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return epsilon(z, q, t, d, **kw)
 
     if t == 0 or eps(0.0) <= target:
         return 0.0
@@ -722,6 +765,10 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
     hi = _shrink_bracket(eps, target, lo, hi, r)
     if not eps(hi) <= target:  # final check, by the accountant itself
         raise RuntimeError(f"calibration failed: epsilon({hi!r}) > {target!r}")  # pragma: no cover
+    if acc is Accountant.PLD:
+        screened, e_rdp = _pld_is_degenerate(hi, q, t, d, nb)
+        if screened:
+            _warn_screened("calibrate_noise_multiplier (the target is in that regime)", e_rdp)
     return float(hi)
 
 

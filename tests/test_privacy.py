@@ -585,3 +585,41 @@ def test_cli_bad_input_names_the_parameter():
 def test_docstring_examples():
     failures, tried = doctest.testmod(privacy, optionflags=doctest.ELLIPSIS)
     assert tried > 10 and failures == 0
+
+
+@pytest.mark.parametrize("call", [
+    lambda: privacy.epsilon(0.03, 0.01, 100, 1e-5),
+    lambda: privacy.epsilon(1e-3, 0.01, 100, 1e-5),
+    lambda: privacy.delta_for(0.03, 0.01, 100, 5.0),
+    lambda: privacy.calibrate_noise_multiplier(1e6, 1e-5, 0.01, 100),
+])
+def test_pld_without_meaningful_privacy_returns_the_rdp_bound_with_a_warning(call):
+    # there the PLD accountant needs tens of GB (z = 1e-3: a 38 GiB allocation); the RDP
+    # upper bound is returned, said in a RuntimeWarning, in well under a second
+    with pytest.warns(RuntimeWarning, match="RDP_SCREEN"):
+        val = call()
+    assert math.isfinite(val) and val > 0
+
+
+def test_pld_screen_returns_exactly_the_rdp_numbers():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        e = privacy.epsilon(0.03, 0.01, 100, 1e-5)
+        dl = privacy.delta_for(0.03, 0.01, 100, 5.0)
+        z = privacy.calibrate_noise_multiplier(1e3, 1e-5, 0.01, 100)
+    assert e == privacy.epsilon(0.03, 0.01, 100, 1e-5, accountant="rdp", orders=privacy._INTEGER_ORDERS)
+    assert e > privacy.RDP_SCREEN
+    assert dl == privacy.delta_for(0.03, 0.01, 100, 5.0, accountant="rdp")
+    # calibration against the screened (RDP) epsilon still never overshoots the target
+    assert privacy.epsilon(z, 0.01, 100, 1e-5, accountant="rdp") <= 1e3
+
+
+def test_pld_below_the_screen_is_untouched():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no screen warning in a meaningful regime
+        e = privacy.epsilon(1.0, 0.01, 1000, 1e-5)
+    assert e < privacy.epsilon(1.0, 0.01, 1000, 1e-5, accountant="rdp")
