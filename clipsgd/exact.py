@@ -62,6 +62,9 @@ def _phi(t):
     return _INV_SQRT_2PI * np.exp(-0.5 * t * t)
 
 
+_SERIES_R = 1e-2  # (|m| + c)/k at or below which perturbed_clip_mean uses its series
+
+
 def perturbed_clip_mean(m, c, k):
     r"""Closed form of :math:`H_k(m) = \mathbb E\,\operatorname{clip}(m + kZ, c)` in 1-D.
 
@@ -71,6 +74,16 @@ def perturbed_clip_mean(m, c, k):
         Unperturbed gradient value(s).
     c : float in (0, inf]
     k : float >= 0
+
+    Notes
+    -----
+    With :math:`\alpha = (c - m)/k`, :math:`\beta = (-c - m)/k`:
+    :math:`H_k(m) = m[\Phi(\alpha) - \Phi(\beta)] + c[\Phi(-\alpha) - \Phi(\beta)]
+    + k[\varphi(\beta) - \varphi(\alpha)]`. For :math:`r = (|m| + c)/k \le 10^{-2}` the
+    terms (of size k) cancel to a result of size :math:`cm/k`, so the series
+    :math:`H_k(m) = L_k[m - (m^3 + c^2 m)/(6k^2) + (m^5 + 10c^2m^3/3 + c^4 m)/(40k^4)]`,
+    :math:`L_k = 2c/(k\sqrt{2\pi})`, is used there (relative error :math:`O(r^6)`;
+    derived and checked in ``theory/perturbation.py``).
 
     Examples
     --------
@@ -88,7 +101,15 @@ def perturbed_clip_mean(m, c, k):
         return np.clip(m, -c, c)
     a = (-c - m) / k
     b = (c - m) / k
-    return c * ndtr(-b) - c * ndtr(a) + m * (ndtr(b) - ndtr(a)) + k * (_phi(a) - _phi(b))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        closed = c * ndtr(-b) - c * ndtr(a) + m * (ndtr(b) - ndtr(a)) + k * (_phi(a) - _phi(b))
+        # large k: the closed form cancels (terms ~ k, result ~ c m / k); the series in 1/k^2
+        # (theory/perturbation.py, sympy-checked) has relative error O(r^6), r = (|m| + c)/k
+        r = (np.abs(m) + c) / k
+        m2, c2, k2 = m * m, c * c, k * k
+        series = (2.0 * c / (k * math.sqrt(2.0 * math.pi))) * m * (
+            1.0 - (m2 + c2) / (6.0 * k2) + (m2 * m2 + (10.0 / 3.0) * c2 * m2 + c2 * c2) / (40.0 * k2 * k2))
+    return np.where(r <= _SERIES_R, series, closed)
 
 
 def _G(t):
@@ -129,8 +150,14 @@ def _h_perturbed(M, c, k):
     every example is clipped almost surely.
     """
     sg = np.sign(M)
-    rho = _clip_shortfall(np.abs(M), c, k)
-    return (c * sg.sum(axis=-1) - (sg * rho).sum(axis=-1)) / M.shape[-1]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        far = (np.abs(M) + c) / k <= _SERIES_R  # large k: the shortfall form cancels; the series
+        rho = np.where(far, 0.0, _clip_shortfall(np.abs(M), c, k))
+        # k so small against |m| that (|m| +- c)/k overflows: the k -> 0 limit, clip(m, c)
+        rho = np.where(np.isfinite(rho), rho, np.maximum(c - np.abs(M), 0.0))
+    series = np.where(far, perturbed_clip_mean(np.where(far, M, 0.0), c, k), 0.0)
+    saturated = c * np.where(far, 0.0, sg).sum(axis=-1) - (sg * rho).sum(axis=-1)
+    return (saturated + series.sum(axis=-1)) / M.shape[-1]
 
 
 def affine_gradients(problem: Problem):
@@ -310,7 +337,7 @@ def _sign_h_perturbed(s, b, c, k, x):
     M = s * x + b
     sg = np.sign(M)
     S = int(sg.sum())
-    if S != 0:
+    if S != 0 or np.any(np.abs(M) + c <= _SERIES_R * k):  # (large k: h ~ c m / k, no underflow)
         return float(np.sign(_h_perturbed(M, c, k)))
     if not np.any(sg):
         return 0.0

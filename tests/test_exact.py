@@ -340,3 +340,49 @@ def test_dd_stationary_set_repr_and_membership():
     st_ = stationary_points(problems.quadratic(np.array([[-3.0, 0.0], [3.0, 0.0]])), c=1.0)
     assert repr(st_) == "StationarySet{(0, 0)}"
     assert (0.0, 0.0) in st_ and (5.0, 0.0) not in st_
+
+
+def _H_mpmath(m, c, k):
+    """The closed form of E clip(m + kZ, c) in 60-digit arithmetic (independent oracle)."""
+    import mpmath as mp
+
+    with mp.workdps(60):
+        m, c, k = mp.mpf(m), mp.mpf(c), mp.mpf(k)
+        a, b = (c - m) / k, (-c - m) / k
+        return float(m * (mp.ncdf(a) - mp.ncdf(b)) + c * (mp.ncdf(-a) - mp.ncdf(b)) + k * (mp.npdf(b) - mp.npdf(a)))
+
+
+@given(m=st.floats(-50, 50).filter(lambda v: abs(v) > 1e-3), c=st.floats(0.1, 5.0),
+       log_k=st.floats(0.0, 14.0))
+def test_perturbed_clip_mean_keeps_its_precision_at_large_k(m, c, log_k):
+    # the closed form's terms are ~k and cancel to ~cm/k; beyond (|m| + c)/k = 1e-2 the series
+    # takes over. Both sides of the switch agree with 60-digit arithmetic to 1e-10 relative
+    k = 10.0**log_k
+    got = float(perturbed_clip_mean(m, c, k))
+    assert got == pytest.approx(_H_mpmath(m, c, k), rel=1e-10, abs=1e-300)
+
+
+@pytest.mark.parametrize("k", [1e3, 1e4, 1e5, 1e6])
+def test_example1_stationary_point_at_large_k_follows_the_expansion(k):
+    # x_k - x* = mu3/(6k^2) + d2/k^4 + O(k^-6) (theory/perturbation.py): mu3 = -128,
+    # moments of xi = (4, 4, -8); at k >= 1e3 the remainder is
+    # far below the bisection tolerance. Cancellation used to give 0.9999 at k = 1e6, -3 at 1e20
+    xi = np.array([4.0, 4.0, -8.0])
+    mu2, mu3, mu5 = (np.mean(xi**j) for j in (2, 3, 5))
+    d2 = mu3 * (3 * mu2 + 1.0) / 36.0 - (mu5 + 10.0 * mu3 / 3.0) / 40.0
+    x = stationary_points(problems.example1(), c=1.0, k=k).points[0]
+    assert x == pytest.approx(1.0 + mu3 / (6 * k * k) + d2 / k**4, abs=1e-12)
+    assert x < 1.0  # the skew still pulls it below x* = 1
+
+
+def test_extreme_k_and_x_give_limits_without_warnings():
+    import warnings
+
+    ex1 = problems.example1()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert stationary_points(ex1, c=1.0, k=1e-300).points[0] == pytest.approx(-2.5, abs=1e-12)
+        np.testing.assert_allclose(expected_clipped_gradient(ex1, [-1e300, 0.0, 1e300], c=1.0, k=1e-300),
+                                   [-1.0, 1.0 / 3.0, 1.0])
+        assert abs(stationary_points(ex1, c=1.0, k=1e20).points[0] - 1.0) < 1e-12
+        assert abs(float(expected_clipped_gradient(ex1, 0.0, c=1.0, k=1e20))) < 1e-19
