@@ -386,3 +386,26 @@ def test_extreme_k_and_x_give_limits_without_warnings():
                                    [-1.0, 1.0 / 3.0, 1.0])
         assert abs(stationary_points(ex1, c=1.0, k=1e20).points[0] - 1.0) < 1e-12
         assert abs(float(expected_clipped_gradient(ex1, 0.0, c=1.0, k=1e20))) < 1e-19
+
+
+@pytest.mark.parametrize("scale, c", [(1e6, 1.0), (1.0, 1e-7), (1.0, 1e-9), (1.0, 1.0), (1.0, 5.0)])
+def test_dd_stationary_point_of_example1_embedded_in_the_plane(scale, c):
+    # a = scale * (-3, -3, 9) on the x-axis: the 1-D analysis gives the exact zero of h
+    # (rational arithmetic); the d-D solver must find the same point whatever the ratio of the
+    # atoms' spread to c (a quasi-Newton line search used to stop at the mean, (1e6, 0))
+    a = np.array([-3.0, -3.0, 9.0]) * scale
+    want = stationary_points(problems.quadratic(a), c=c).points[0]
+    x = stationary_points(problems.quadratic(np.c_[a, np.zeros(3)]), c=c).points[0]
+    assert x[0] == pytest.approx(want, rel=1e-12, abs=1e-12 * scale) and x[1] == 0.0
+
+
+@given(seed=st.integers(0, 2**32 - 1), d=st.integers(2, 4), log_c=st.floats(-3, 1))
+def test_dd_stationary_point_zeroes_h(seed, d, log_c):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_exponential((int(rng.integers(2, 30)), d)) * 10.0 ** rng.uniform(-1, 3)
+    c = 10.0**log_c
+    x = np.array(stationary_points(problems.quadratic(A), c=c).points[0])
+    R = x - A
+    r = np.linalg.norm(R, axis=1)
+    h = (R * np.minimum(1.0, c / np.maximum(r, 1e-300))[:, None]).mean(axis=0)
+    assert np.linalg.norm(h) <= 1e-9 * c + 1e-13 * np.abs(A).max()
