@@ -493,10 +493,21 @@ def custom(grad_fn, dim, X, Y=None, P=None, name: str = "custom", numpy_fn=None,
     X : array_like, shape (n, p)
         Per-example data (the number of rows defines n).
     Y : array_like, shape (n,), optional
+        Per-example targets or labels (default zeros).
     P : array_like, optional
-        Constants for the oracle.
+        Constants for the oracle (default ``[0.0]``).
+    name : str
+        Shown in results and reports.
     numpy_fn : callable, optional
         ``numpy_fn(x, X, Y, P) -> (G, losses)``, a NumPy reference for tests.
+    x_star : array_like (dim,), optional
+        The minimiser, if known (used by distance-to-optimum reports).
+
+    Raises
+    ------
+    TypeError
+        ``grad_fn`` is not jitted, or calling it once at x = 0, i = 0 fails or does not
+        return a number (the message states the required signature).
 
     Notes
     -----
@@ -529,4 +540,27 @@ def custom(grad_fn, dim, X, Y=None, P=None, name: str = "custom", numpy_fn=None,
         x_star = check_finite_array("x_star", x_star, ndim=1)
         if x_star.shape[0] != dim:
             raise ValueError(f"x_star must have length dim={dim} (got {x_star.shape[0]})")
+    _check_oracle(grad_fn, dim, X, Y, P)
     return Problem(name, CUSTOM, X, Y, P, dim, x_star, grad_fn=grad_fn, numpy_fn=numpy_fn)
+
+
+def _check_oracle(grad_fn, dim, X, Y, P):
+    """Call the oracle once (x = 0, i = 0), so a wrong signature or return type fails here,
+    with the contract named, rather than deep inside the engine's compilation."""
+    out = np.full(dim, np.nan)
+    contract = ("grad_fn must have the signature grad_fn(x, i, X, Y, P, out) -> float: x float64 "
+                f"(dim={dim},), i int, X (n, p), Y (n,), P (m,) float64 arrays; it writes the gradient "
+                "of example i into out and returns the loss f_i(x) as a float")
+    try:
+        loss = grad_fn(np.zeros(dim), 0, X, Y, P, out)
+    except Exception as err:  # numba TypingError, wrong arity, ... : the message says what to fix
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TypeError(f"{contract}; calling it with x = 0, i = 0 failed: {type(err).__name__}: {first}") from err
+    if not isinstance(loss, (float, int, np.floating, np.integer)) or isinstance(loss, bool):
+        raise TypeError(f"{contract}; it returned {type(loss).__name__} (a missing return statement?)")
+    if np.isnan(out).any():  # a warning: NaN at x = 0 may be legitimate (e.g. log x)
+        import warnings
+
+        warnings.warn(f"grad_fn(x = 0, i = 0, ..., out) left out[j] unset or NaN for j = "
+                      f"{np.flatnonzero(np.isnan(out)).tolist()[:5]}: it must write every entry of the "
+                      "gradient (the engine reuses the buffer)", RuntimeWarning, stacklevel=3)

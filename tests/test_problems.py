@@ -247,3 +247,28 @@ def test_bad_points_and_indices_are_rejected():
             p.per_example_grads([0.0], idx, use_kernel=True)
     with pytest.raises(ValueError, match=r"^idx must be a 1-D array of integer"):
         p.per_example_grads([0.0], [0.5])
+
+
+def test_custom_oracle_with_a_wrong_contract_fails_at_construction():
+    import numba
+
+    @numba.njit
+    def no_return(x, i, X, Y, P, out):
+        out[0] = x[0] - X[i, 0]
+
+    @numba.njit
+    def wrong_arity(x, i, out):
+        out[0] = 1.0
+        return 0.0
+
+    @numba.njit
+    def leaves_out_unset(x, i, X, Y, P, out):
+        return 0.0
+
+    X = np.array([[0.0], [2.0]])
+    with pytest.raises(TypeError, match=r"grad_fn\(x, i, X, Y, P, out\) -> float.*missing return"):
+        problems.custom(no_return, 1, X)
+    with pytest.raises(TypeError, match=r"grad_fn\(x, i, X, Y, P, out\) -> float.*failed"):
+        problems.custom(wrong_arity, 1, X)
+    with pytest.warns(RuntimeWarning, match="unset or NaN"):
+        problems.custom(leaves_out_unset, 1, X)
