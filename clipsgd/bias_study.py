@@ -1509,7 +1509,7 @@ balances gradient *directions*, far from the minimiser of the loss.
 
 
 def section(ctx) -> dict:
-    """Bias correction: the perturbation fix and its rivals (issue 5)."""
+    """Bias correction: the perturbation fix and its rivals."""
     cfg = _config(ctx.quick)
     ctx.log("Bias study: Example 1")
     ex1 = study_example1(ctx, cfg["ex1"])

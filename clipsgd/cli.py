@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:  # bad input, or an output folder that cannot be written
         print(f"clipsgd {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,4 +1,4 @@
-r"""The geometry of per-example gradients along real DP-SGD training (issue 4).
+r"""The geometry of per-example gradients along real DP-SGD training.
 
 Chen, Wu & Hong (arXiv:2006.15429) explain why clipping works in practice by pictures:
 per-example gradients along DP-SGD trajectories, projected onto random 2-D subspaces, look

@@ -30,9 +30,28 @@ SECTIONS = (
     "clipsgd.reproduce:section_example1",
     "clipsgd.reproduce:section_example2",
     "clipsgd.reproduce:section_real_data",
-    "clipsgd.geometry_study:section",  # issue 4 (skipped if absent)
-    "clipsgd.bias_study:section",  # issue 5 (skipped if absent)
+    "clipsgd.geometry_study:section",  # gradient geometry along real training (skipped if absent)
+    "clipsgd.bias_study:section",  # the perturbation fix and its rivals (skipped if absent)
 )
+
+
+def section_name(spec: str) -> str:
+    """The short name of a section for ``--only``: ``example1``, ``real_data``, ``geometry_study``, ..."""
+    module, func = spec.split(":")
+    return func[len("section_"):] if func.startswith("section_") else module.rsplit(".", 1)[-1]
+
+
+def select_sections(only) -> list:
+    """The section specs whose short name contains one of ``only`` (all when empty); a string
+    that matches no section is a ValueError listing the names."""
+    if not only:
+        return list(SECTIONS)
+    names = [section_name(spec) for spec in SECTIONS]
+    unknown = [o for o in only if not any(o in n for n in names)]
+    if unknown:
+        raise ValueError(f"--only {' '.join(map(repr, unknown))} matches no section; "
+                         f"the sections are: {', '.join(names)} (any part of a name selects it)")
+    return [spec for spec, n in zip(SECTIONS, names) if any(o in n for o in only)]
 
 
 @dataclass
@@ -238,9 +257,9 @@ def _load_section(spec):
 
 def reproduce(out: str, quick: bool = False, seed: int = 0, verbose: bool = True, only=None) -> dict:
     """Run every section; write figures, ``report.md`` and ``results.json`` into ``out``."""
+    specs = select_sections(only)
     os.makedirs(out, exist_ok=True)
     ctx = Context(out=out, quick=quick, seed=seed, verbose=verbose)
-    specs = [spec for spec in SECTIONS if not only or any(o in spec for o in only)]
     sections = [s for s in (_load_section(spec) for spec in specs) if s is not None]
     outputs = []
     for i, section in enumerate(sections, 1):

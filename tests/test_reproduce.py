@@ -54,3 +54,22 @@ def test_real_data_beats_chance_and_states_its_privacy(quick_job):
             assert f"| {row['epsilon']:.2f} |" in report
         assert (out / f"real_{name}.png").exists()
     assert "not hardened against floating-point attacks" in report
+
+
+def test_only_names_the_sections_and_rejects_unknown_ones(tmp_path, capsys):
+    from clipsgd.reproduce import section_name, select_sections, SECTIONS
+
+    assert [section_name(s) for s in SECTIONS] == ["example1", "example2", "real_data", "geometry_study",
+                                                  "bias_study"]
+    assert select_sections(["example"]) == list(SECTIONS[:2]) and select_sections(None) == list(SECTIONS)
+    assert main(["reproduce", "--out", str(tmp_path / "o"), "--only", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "'bogus' matches no section" in err and "real_data" in err
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
+def test_output_folder_that_cannot_be_made_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["reproduce", "--out", str(blocker / "sub"), "--only", "example2", "--quiet"]) == 2
+    assert "clipsgd reproduce: error:" in capsys.readouterr().err

@@ -5,10 +5,18 @@ def register(sub):
     p = sub.add_parser("reproduce", help="reproduce the paper's phenomena: figures, report.md, results.json")
     p.add_argument("--out", default="clipsgd-out", help="output folder (default: clipsgd-out)")
     p.add_argument("--quick", action="store_true", help="smaller runs (about a minute on 2 cores)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", nargs="*", help="run only sections whose name contains these strings")
+    p.add_argument("--seed", type=int, default=0, help="seed of every simulation (default 0; same seed, same bits)")
+    p.add_argument("--only", nargs="*", metavar="NAME",
+                   help="run only the sections whose name contains one of these strings: "
+                        + ", ".join(_names()))
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=_main)
+
+
+def _names():
+    from clipsgd.reproduce import SECTIONS, section_name
+
+    return [section_name(spec) for spec in SECTIONS]
 
 
 def _main(args):
