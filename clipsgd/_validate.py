@@ -93,6 +93,8 @@ def check_clip_threshold(name: str, value) -> float:
 
 def check_finite_array(name: str, value, ndim=None, dtype=np.float64) -> np.ndarray:
     """Convert to a C-contiguous float array; reject NaN/inf and wrong dimensionality."""
+    if np.iscomplexobj(value):
+        raise TypeError(f"{name} must be an array of real numbers (got complex values)")
     try:
         arr = np.asarray(value, dtype=dtype)
         if arr.ndim:  # ascontiguousarray would turn a 0-d input into shape (1,)

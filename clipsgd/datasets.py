@@ -96,6 +96,9 @@ def load(name: str = "breast_cancer", test_fraction: float = 0.25, seed: int = 0
         idx = np.flatnonzero(y == cls)
         rng.shuffle(idx)
         test[idx[: int(round(frac * len(idx)))]] = True
+    if test.all() or not test.any():
+        raise ValueError(f"test_fraction={test_fraction!r} leaves {int((~test).sum())} training and "
+                         f"{int(test.sum())} test examples of {len(y)}; choose a fraction that keeps both")
     Xtr, Xte = X[~test], X[test]
     mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)  # constant pixels in digits
@@ -109,21 +112,51 @@ def load(name: str = "breast_cancer", test_fraction: float = 0.25, seed: int = 0
 
 def make_problem(data: Dataset):
     """Logistic regression for two classes, softmax regression otherwise."""
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a clipsgd Dataset from datasets.load (got {type(data).__name__})")
     if data.n_classes == 2:
         return _problems.logistic(data.X_train, data.y_train, name=f"logistic[{data.name}]")
     return _problems.softmax(data.X_train, data.y_train, data.n_classes, name=f"softmax[{data.name}]")
 
 
+def _check_linear_model(x, X, n_classes):
+    x = check_finite_array("x", x, ndim=1)
+    X = check_finite_array("X", X, ndim=2)
+    n_classes = check_int("n_classes", n_classes, 2)
+    want = X.shape[1] if n_classes == 2 else X.shape[1] * n_classes
+    if x.shape[0] != want:
+        raise ValueError(f"x must have length {want} for X with {X.shape[1]} columns and n_classes={n_classes} "
+                         f"({'one weight per column' if n_classes == 2 else 'columns x classes'}; got {x.shape[0]})")
+    return x, X, n_classes
+
+
 def predict(x, X, n_classes: int):
     """Class predictions of a linear model with parameters x (logistic or softmax)."""
-    x = check_finite_array("x", x, ndim=1)
+    x, X, n_classes = _check_linear_model(x, X, n_classes)
     if n_classes == 2:
         return (X @ x > 0).astype(float)
     return np.argmax(X @ x.reshape(X.shape[1], n_classes), axis=1).astype(float)
 
 
 def accuracy(x, X, y, n_classes: int) -> float:
-    """Fraction of correct predictions of the linear model x on (X, y)."""
+    """Fraction of correct predictions of the linear model x on (X, y).
+
+    Parameters
+    ----------
+    x : array_like
+        Parameters: ``X.shape[1]`` weights (two classes, logistic) or ``X.shape[1] *
+        n_classes`` (softmax, row-major ``(columns, classes)``).
+    X : array_like (m, p), m >= 1
+    y : array_like (m,)
+        Labels in ``{0, ..., n_classes - 1}``.
+    n_classes : int >= 2
+    """
+    x, X, n_classes = _check_linear_model(x, X, n_classes)
+    y = check_finite_array("y", y, ndim=1)
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows: accuracy is undefined on an empty set")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one label per row of X ({X.shape[0]}; got {y.shape[0]})")
     return float(np.mean(predict(x, X, n_classes) == y))
 
 

@@ -43,7 +43,7 @@ from fractions import Fraction
 import numpy as np
 from scipy.special import erfcx, logsumexp, ndtr
 
-from ._validate import check_clip_threshold, check_finite_array, check_nonnegative
+from ._validate import check_clip_threshold, check_finite_array, check_nonnegative, check_positive
 from .problems import LEAST_SQUARES, QUADRATIC, Problem
 
 __all__ = [
@@ -93,7 +93,7 @@ def perturbed_clip_mean(m, c, k):
     """
     c = check_clip_threshold("c", c)
     k = check_nonnegative("k", k)
-    m = np.asarray(m, dtype=float)
+    m = check_finite_array("m", m)
     if math.isinf(c):
         return m.copy()
     if k == 0:
@@ -411,6 +411,7 @@ def stationary_points(problem: Problem, c, k=0.0, xtol=1e-13):
     """
     c = check_clip_threshold("c", c)
     k = check_nonnegative("k", k)
+    xtol = check_positive("xtol", xtol)
     if isinstance(problem, Problem) and problem.kind == QUADRATIC and problem.dim > 1:
         if k > 0:
             raise ValueError(

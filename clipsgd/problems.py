@@ -474,6 +474,7 @@ def mlp_init(problem: Problem, seed: int = 0) -> np.ndarray:
         raise ValueError("mlp_init needs a problem made by problems.mlp")
     K, h = int(problem.P[0]), int(problem.P[1])
     p = problem.X.shape[1]
+    seed = check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
     a1, a2 = np.sqrt(6.0 / (p + h)), np.sqrt(6.0 / (h + K))
     return np.concatenate([rng.uniform(-a1, a1, p * h), rng.uniform(-a2, a2, h * K), np.zeros(K)])

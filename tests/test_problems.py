@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import clipsgd
 from clipsgd import ClippedSGD, problems, run
 from clipsgd.problems import CUSTOM, LEAST_SQUARES, LOGISTIC, MLP, QUADRATIC, SOFTMAX
 
@@ -272,3 +273,32 @@ def test_custom_oracle_with_a_wrong_contract_fails_at_construction():
         problems.custom(wrong_arity, 1, X)
     with pytest.warns(RuntimeWarning, match="unset or NaN"):
         problems.custom(leaves_out_unset, 1, X)
+
+
+def test_datasets_and_small_helpers_reject_bad_input_naming_the_parameter():
+    from clipsgd import datasets, exact
+
+    with pytest.raises(ValueError, match="test_fraction"):
+        datasets.load("breast_cancer", test_fraction=0.999)  # would leave no training example
+    d = datasets.load("breast_cancer")
+    p = d.X_test.shape[1]
+    with pytest.raises(ValueError, match="x must have length 31"):
+        datasets.accuracy(np.zeros(5), d.X_test, d.y_test, 2)
+    with pytest.raises(ValueError, match="y must have one label per row"):
+        datasets.accuracy(np.zeros(p), d.X_test, d.y_test[:3], 2)
+    with pytest.raises(ValueError, match="n_classes"):
+        datasets.accuracy(np.zeros(p), d.X_test, d.y_test, 0)
+    with pytest.raises(ValueError, match="no rows"):
+        datasets.accuracy(np.zeros(p), d.X_test[:0], d.y_test[:0], 2)
+    with pytest.raises(TypeError, match="Dataset"):
+        datasets.make_problem(None)
+    with pytest.raises(ValueError, match="seed"):
+        problems.mlp_init(problems.mlp(d.X_train, d.y_train, hidden=4), seed=-1)
+    with pytest.raises(ValueError, match="^m "):
+        exact.perturbed_clip_mean(np.nan, 1.0, 1.0)
+    with pytest.raises(ValueError, match="xtol"):
+        exact.stationary_points(problems.example1(), 1.0, k=1.0, xtol=0.0)
+    with pytest.raises(TypeError, match="complex"):
+        clipsgd.clip(np.array([3 + 4j]), 1.0)
+    # and the right answer still comes out for good input
+    assert datasets.accuracy(np.zeros(p), d.X_test, d.y_test, 2) == pytest.approx(np.mean(d.y_test == 0))
