@@ -27,7 +27,7 @@ from .algorithms import (
     Schedule,
 )
 from .clip import ClipInfo, clip, clip_numpy
-from .engine import Result, run, run_numpy
+from .engine import DivergenceError, Result, run, run_numpy
 from .sweep import sweep  # the function; the module stays importable as clipsgd.sweep
 from .exact import StationarySet, expected_clipped_gradient, perturbed_clip_mean, stationary_points
 
@@ -53,6 +53,7 @@ __all__ = [
     "run",
     "run_numpy",
     "Result",
+    "DivergenceError",
     "expected_clipped_gradient",
     "perturbed_clip_mean",
     "stationary_points",

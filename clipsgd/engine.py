@@ -60,7 +60,7 @@ from .updates import (
 )
 from ._validate import check_finite_array, check_int
 
-__all__ = ["run", "run_numpy", "Result"]
+__all__ = ["run", "run_numpy", "Result", "DivergenceError"]
 
 GRAD = builtin_grad  # rebound per custom oracle, see _engine_for
 
@@ -520,12 +520,16 @@ def _check_reporting(delta, accountant):
     _enum(Accountant, "accountant", accountant)
 
 
+class DivergenceError(ValueError):
+    """The iterates of some runs overflowed to inf/NaN (step size too large for the problem)."""
+
+
 def _check_finite_iterates(x_out, traj, algorithm):
     """A run whose iterates overflowed is an error naming the step size, never NaN output."""
     bad = ~(np.isfinite(x_out).all(axis=1) & np.isfinite(traj).all(axis=(1, 2)))
     if bad.any():
         lr = getattr(algorithm, "lr", None)
-        raise ValueError(
+        raise DivergenceError(
             f"the iterates of {int(bad.sum())} of {bad.size} runs overflowed to inf/NaN (first: run "
             f"{int(np.argmax(bad))}): the step size lr = {lr!r} is too large for this problem "
             "(or a custom oracle returned non-finite values); use a smaller lr, or clip (finite c)")

@@ -228,12 +228,17 @@ def _run_point(problem, algorithm, seed, steps, runs, run_kwargs, metrics):
     """Worker side of one point: run, reduce with ``metrics``, return plain JSON data."""
     from .engine import run
 
+    from .engine import DivergenceError
+
     t0 = time.perf_counter()
-    res = run(problem, algorithm, steps, runs=runs, seed=seed, **run_kwargs)
+    try:
+        res = run(problem, algorithm, steps, runs=runs, seed=seed, **run_kwargs)
+    except DivergenceError as exc:  # a result of the grid (lr too large), not a failure of the sweep
+        return {"metrics": {"diverged": True, "error": str(exc)}, "wall_time": time.perf_counter() - t0}
     m = (metrics or default_metrics)(res)
     if not isinstance(m, Mapping):
         raise TypeError(f"metrics must return a dict of numbers (got {type(m).__name__})")
-    return {"metrics": _jsonable(m), "wall_time": time.perf_counter() - t0}
+    return {"metrics": {**_jsonable(m), "diverged": False}, "wall_time": time.perf_counter() - t0}
 
 
 # ----------------------------------------------------------------------------- store
@@ -333,7 +338,8 @@ class SweepTable(list):
 
     def mean_over_seeds(self) -> list:
         """One row per distinct grid point: scalar metrics averaged over its seeds
-        (``n_seeds`` counts them)."""
+        (``n_seeds`` counts them; ``diverged`` becomes the fraction of seeds that diverged,
+        and a metric missing from a diverged seed is left out of its point)."""
         names = self.params
         groups: dict = {}
         for row in self:
@@ -348,6 +354,8 @@ class SweepTable(list):
                 vals = [r.get(col) for r in rows]
                 if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
                     base[col] = float(np.mean(vals))
+                elif col == "diverged" and all(isinstance(v, bool) for v in vals):
+                    base[col] = float(np.mean(vals))  # the fraction of seeds that diverged
             out.append(base)
         return out
 
@@ -469,7 +477,10 @@ def sweep(problem, algorithm, grid: Optional[Mapping] = None, *, seeds=(0,), ste
 
     Notes
     -----
-    If a point raises, the points not yet started are cancelled, the finished ones stay
+    A point whose runs diverge (:class:`clipsgd.engine.DivergenceError`: the step size is
+    too large) is a result, not a failure: its row has ``diverged = True`` and the error
+    message, and the sweep goes on (every other row has ``diverged = False``). If a point
+    raises anything else, the points not yet started are cancelled, the finished ones stay
     in the store, and the exception propagates (with a note naming the point).
 
     Examples

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
+import clipsgd
 from clipsgd import DPSGD, SGD, ClippedSGD, Result, Sampling, Schedule, problems, run, run_numpy
 from clipsgd.algorithms import AutoClipSGD, DiceSGD, QuantileClipDPSGD
 
@@ -591,7 +592,7 @@ def test_dicesgd_result_says_it_is_not_accounted():
 
 def test_diverging_run_is_an_error_naming_lr_not_nan():
     # SGD on f_i = (x - a_i)^2 / 2 with lr = 3: x_{t+1} - x* = (1 - 3)(x_t - x*) + noise, |.| doubles
-    with pytest.raises(ValueError, match=r"lr = 3\.0 is too large"):
+    with pytest.raises(clipsgd.DivergenceError, match=r"lr = 3\.0 is too large"):
         run(problems.example1(), SGD(lr=3.0), steps=3000)
 
 

@@ -230,3 +230,19 @@ def test_dask_distributed_matches_local(tmp_path, processes):
     assert _metrics_rows(on_dask) == _metrics_rows(local)
     assert _metrics_rows(via_executor) == _metrics_rows(local)
     assert len(_results(tmp_path)) == N_POINTS
+
+
+def test_a_diverging_point_is_recorded_and_the_sweep_goes_on(tmp_path):
+    # SGD on Example 1 with lr = 3: |x_t - x*| doubles every step (1 - lr = -2), overflow by
+    # step ~1030; lr = 0.01 and 0.02 converge. The middle point must not stop the others
+    from clipsgd import SGD
+
+    t = sweep(problems.example1(), SGD(lr=0.01), {"lr": [0.01, 3.0, 0.02]}, store=str(tmp_path),
+              steps=2000, runs=2, record_loss=False, progress=False)
+    assert [row["diverged"] for row in t] == [False, True, False]
+    assert "lr = 3.0 is too large" in t[1]["error"]
+    assert abs(t[0]["x_mean"] - 1.0) < 0.5 and abs(t[2]["x_mean"] - 1.0) < 0.5
+    assert len(_results(str(tmp_path))) == 3  # all three stored; a rerun loads them
+    again = sweep(problems.example1(), SGD(lr=0.01), {"lr": [0.01, 3.0, 0.02]}, store=str(tmp_path),
+                  steps=2000, runs=2, record_loss=False, progress=False)
+    assert again.loaded == 3 and again.computed == 0
