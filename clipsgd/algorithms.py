@@ -57,7 +57,15 @@ __all__ = [
 ]
 
 
-class Sampling(str, Enum):
+class _Choice(str, Enum):
+    """A named choice; shown as its string (``'poisson'``), which is also what the
+    descriptions accept, so an algorithm's repr can be pasted back as code."""
+
+    def __repr__(self):
+        return repr(self.value)
+
+
+class Sampling(_Choice):
     """How a batch is drawn at each step."""
 
     POISSON = "poisson"
@@ -65,7 +73,7 @@ class Sampling(str, Enum):
     REPLACEMENT = "replacement"
 
 
-class Schedule(str, Enum):
+class Schedule(_Choice):
     """Learning-rate schedule."""
 
     CONSTANT = "constant"

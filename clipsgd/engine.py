@@ -574,9 +574,10 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
     Parameters
     ----------
     problem : Problem
-        From :mod:`clipsgd.problems`.
-    algorithm : SGD, ClippedSGD or DPSGD
-        A frozen description (:mod:`clipsgd.algorithms`).
+        From :mod:`clipsgd.problems` (or :func:`clipsgd.datasets.make_problem`).
+    algorithm : SGD, ClippedSGD, DPSGD, AutoClipSGD, DiceSGD or QuantileClipDPSGD
+        A frozen description (:mod:`clipsgd.algorithms`): step size and schedule, batch
+        sampling, clip threshold c, pre-clip perturbation k, noise multiplier z.
     steps : int >= 1
     runs : int >= 1
         Independent runs; run ``r`` uses stream ``r`` spawned from ``seed``.
@@ -597,6 +598,22 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
     Returns
     -------
     Result
+        ``x`` (runs, d) final iterates; ``trajectory`` (runs, n_rec, d) at
+        ``record_steps``; ``loss`` and ``grad_norm`` (runs, n_rec) of the full objective
+        (NaN when ``record_loss=False``); ``clip_fraction`` (runs, n_rec - 1) per recording
+        window (NaN for a window in which every Poisson batch was empty); ``mean_batch``;
+        ``clip_threshold``; ``privacy`` (a :class:`clipsgd.privacy.PrivacyReport` for private
+        algorithms, else None); ``seed``; ``wall_time``; ``summary()``. See :class:`Result`.
+
+    Raises
+    ------
+    ValueError
+        Bad input, naming the parameter and its allowed range (steps < 1, x0 of the wrong
+        shape or not finite, delta outside (0, 1), ...).
+    DivergenceError
+        (a ValueError) the iterates of some run overflowed: the step size is too large.
+    TypeError
+        ``problem`` or ``algorithm`` is not a clipsgd object.
 
     Examples
     --------

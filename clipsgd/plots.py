@@ -89,7 +89,7 @@ def plot_accuracy_curves(epochs, curves, path, title, chance=None):
         line, = ax.plot(epochs, mean, lw=1.8, label=label)
         ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.15)
     if chance is not None:
-        ax.axhline(chance, color="k", ls=":", lw=1, label=f"chance ({chance:.2f})")
+        ax.axhline(chance, color="k", ls=":", lw=1, label=f"majority class ({chance:.2f})")
     ax.set(xlabel="epoch", ylabel="test accuracy", title=title)
     ax.legend(fontsize=7, loc="lower right")
     return save(fig, path)

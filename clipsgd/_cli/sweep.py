@@ -4,7 +4,7 @@ Each point is clipped SGD (``z = 0``) or DP-SGD (``z > 0``) with Poisson samplin
 expected batch ``--batch-size`` on Example 1 or 2 of arXiv:2006.15429 (or on your own
 atoms, ``--atoms``). The table printed at the end averages over seeds and shows, next
 to the mean final iterate, the exact zero of the expected (perturbed) clipped gradient
-(:func:`clipsgd.stationary_points`), where the runs should stall.
+(clipsgd.stationary_points), where the runs should stall.
 
 Store semantics: ``--store DIR`` keeps one file per finished point and the command line
 in ``DIR/cli.json``. Running again on a store that already has results needs
