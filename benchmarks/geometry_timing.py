@@ -3,7 +3,7 @@ r"""Wall time of a 5-epoch DP-SGD run on digits with the geometry diagnostics at
 Issue "geometry of gradient distributions": such a run must take under 2 minutes on 2
 cores. This script measures it for both digits models of the study (softmax regression
 and the one-hidden-layer MLP), diagnosing on the *whole* training set (no subset: the
-exact W_1 assignment on n = 1437 examples), in a fresh process, first call included
+exact W_1 assignment on n = 1347 examples), in a fresh process, first call included
 (Numba compilation from a warm or cold cache, as the user would see it).
 
     python benchmarks/geometry_timing.py [--json PATH]
