@@ -147,6 +147,53 @@ def _glm_residual2(kind, x, i, i2, X, Y):
     return _glm_link(kind, s, Y[i]), _glm_link(kind, s2, Y[i2])
 
 
+_CHUNK = 32  # batch slots per partial sum of the GLM path (even: row pairs never straddle two)
+_chunks = range  # the loop over a step's chunks; the batch-parallel engine rebinds it to prange
+
+
+@njit(cache=True, inline="always")
+def _glm_clipped_chunk(kind, method, x, idx, lo, hi, X, Y, rownorm, c, gamma, part, rawpart):
+    r"""Partial sum over batch slots ``lo..hi-1`` of a generalised linear model's clipped
+    gradients, :math:`\sum_b f_b r_b z_{i_b}` into ``part`` (and, for DiceSGD, the unclipped
+    :math:`\sum_b r_b z_{i_b}` into ``rawpart``), with :math:`f_b` = ``clip_factor(|r_b|
+    ||z_{i_b}||, c)`` (AUTO-S: :math:`c/(\lVert g\rVert + \gamma)`); returns how many were
+    clipped. :math:`g_b = r_b z_{i_b}` is never written.
+
+    A step's sum is the sum of these partials in chunk order (chunks of :data:`_CHUNK`
+    slots), whether the chunks run one after another or in parallel: the same bits.
+    """
+    d = x.shape[0]
+    for j in range(d):
+        part[j] = 0.0
+    if method == 2:
+        for j in range(d):
+            rawpart[j] = 0.0
+    clipped = 0
+    res_next = 0.0
+    for b in range(lo, hi):
+        i = idx[b]
+        if (b - lo) % 2 == 1:  # computed with the previous row's
+            res = res_next
+        elif b + 1 < hi:  # x is fixed within a step: two rows' residuals at once
+            res, res_next = _glm_residual2(kind, x, i, idx[b + 1], X, Y)
+        else:
+            res = _glm_residual(kind, x, i, X, Y)
+        nrm = abs(res) * rownorm[i]
+        if method == 1:  # AUTO-S: c g / (||g|| + gamma)
+            f = c / (nrm + gamma)
+        else:
+            f = clip_factor(nrm, c)
+        if f < 1.0:
+            clipped += 1
+        fr = f * res
+        for j in range(d):
+            part[j] += fr * X[i, j]
+        if method == 2:
+            for j in range(d):
+                rawpart[j] += res * X[i, j]
+    return clipped
+
+
 @njit(cache=True)
 def _row_norms_kernel(X, out):
     for i in range(X.shape[0]):
@@ -209,6 +256,10 @@ def _run_body_py(kind, X, Y, P, rownorm, x0, states, lrs, method, c, z, k, mpara
         gsum = np.empty(d)
         c_t = c  # QUANTILE: the adaptive threshold
         idx = np.empty(max(n, B), dtype=np.int64)
+        nch0 = max(1, (int(2 * expected_batch) + _CHUNK - 1) // _CHUNK) if glm else 1
+        parts = np.empty((nch0, d))  # GLM: per-chunk partial sums (grown when a batch needs more)
+        raws = np.empty((nch0, d))  # DiceSGD: per-chunk sums of the unclipped gradients
+        nclip_ch = np.empty(nch0, dtype=np.int64)
         perm = np.arange(n)
         pos = n
         rec = 0
@@ -252,38 +303,38 @@ def _run_body_py(kind, X, Y, P, rownorm, x0, states, lrs, method, c, z, k, mpara
             for j in range(d):
                 acc[j] = 0.0
             clipped = 0
-            res_next = 0.0
-            for b in range(m):
-                i = idx[b]
-                res = 0.0
-                if glm:  # g_i = res z_i is never written
-                    if b % 2 == 1:  # computed with the previous row's
-                        res = res_next
-                    elif b + 1 < m:  # x is fixed within a step: two rows' residuals at once
-                        res, res_next = _glm_residual2(kind, x, i, idx[b + 1], X, Y)
-                    else:
-                        res = _glm_residual(kind, x, i, X, Y)
-                    nrm = abs(res) * rownorm[i]
-                else:
+            if glm:  # generalised linear model, k = 0: clip from norms, partial sums per chunk
+                nch = (m + _CHUNK - 1) // _CHUNK
+                if nch > parts.shape[0]:
+                    parts = np.empty((2 * nch, d))
+                    raws = np.empty((2 * nch, d))
+                    nclip_ch = np.empty(2 * nch, dtype=np.int64)
+                c_clip = c if method == 1 else c_t
+                for ch in _chunks(nch):
+                    lo = ch * _CHUNK
+                    nclip_ch[ch] = _glm_clipped_chunk(kind, method, x, idx, lo, min(m, lo + _CHUNK), X, Y,
+                                                      rownorm, c_clip, gamma, parts[ch], raws[ch])
+                for ch in range(nch):
+                    clipped += nclip_ch[ch]
+                    for j in range(d):
+                        acc[j] += parts[ch, j]
+                    if method == 2:
+                        for j in range(d):
+                            raw[j] += raws[ch, j]
+            else:
+                for b in range(m):
+                    i = idx[b]
                     GRAD(kind, x, i, X, Y, P, g)
                     if k > 0:
                         fill_normal(s, zeta)
                         perturb_inplace(g, k, zeta)
                     nrm = l2_norm(g)
-                if method == 1:  # AUTO-S: c g / (||g|| + gamma)
-                    f = c / (nrm + gamma)
-                else:
-                    f = clip_factor(nrm, c_t)
-                if f < 1.0:
-                    clipped += 1
-                if glm:
-                    fr = f * res
-                    for j in range(d):
-                        acc[j] += fr * X[i, j]
-                    if method == 2:
-                        for j in range(d):
-                            raw[j] += res * X[i, j]
-                else:
+                    if method == 1:  # AUTO-S: c g / (||g|| + gamma)
+                        f = c / (nrm + gamma)
+                    else:
+                        f = clip_factor(nrm, c_t)
+                    if f < 1.0:
+                        clipped += 1
                     for j in range(d):
                         acc[j] += f * g[j]
                     if method == 2:
@@ -313,6 +364,34 @@ def _run_body_py(kind, X, Y, P, rownorm, x0, states, lrs, method, c, z, k, mpara
 
 _full_objective = njit(cache=True)(_full_objective_py)
 _run_body = njit(cache=True, parallel=True)(_run_body_py)
+
+# ------------------------------------------------ one long run: parallel over the batch
+_USE_BATCH_PARALLEL = True  # tests switch it off to compare with the general kernel
+_BATCH_PARALLEL_MIN = 4 * _CHUNK  # expected batch size from which one run splits its batch
+_RUN_BODY_BATCH = []
+
+
+def _batch_parallel_eligible(problem, spec, runs):
+    """One run of a generalised linear model (k = 0) with a large batch, and threads to use."""
+    import numba
+
+    return (_USE_BATCH_PARALLEL and runs == 1 and problem.kind in (LEAST_SQUARES, LOGISTIC)
+            and spec.k == 0 and spec.expected_batch >= _BATCH_PARALLEL_MIN and numba.get_num_threads() > 1)
+
+
+def _batch_parallel_engine():
+    r"""The general kernel with the loop over runs sequential and the loop over a step's
+    chunks (:func:`_glm_clipped_chunk`) parallel: the same source (:func:`_run_body_py`)
+    compiled with ``prange`` and ``_chunks`` swapped, so the same arithmetic in the same
+    order, hence the same bits as :data:`_run_body` (tested). Compiled on first use and
+    cached on disk. With one run, parallelism over runs leaves all cores but one idle;
+    a DP-SGD step of a GLM on a large batch is memory-bound, and two cores read the
+    sampled rows about twice as fast as one (``benchmarks/``)."""
+    if not _RUN_BODY_BATCH:
+        ns = dict(globals())
+        ns["prange"], ns["_chunks"] = range, prange
+        _RUN_BODY_BATCH.append(njit(cache=True, parallel=True)(_rebind(_run_body_py, ns, "_run_body_batch_parallel")))
+    return _RUN_BODY_BATCH[0]
 
 
 # ------------------------------------------------------- lock-step Monte Carlo (1-D quadratics)
@@ -642,7 +721,8 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
             problem.X, problem.Y, problem.P, x0, states, lrs, spec.c, spec.batch_size,
             spec.expected_batch, rec, bool(record_loss), traj, loss, gnorm, nclip, nseen, x_out, c_hist)
     else:
-        _engine_for(problem)(
+        engine = _batch_parallel_engine() if _batch_parallel_eligible(problem, spec, runs) else _engine_for(problem)
+        engine(
             problem.kind, problem.X, problem.Y, problem.P, _row_norms(problem), x0, states, lrs,
             spec.method, spec.c, spec.noise_multiplier, spec.k, np.asarray(spec.params, dtype=np.float64),
             spec.sampling, log1mq, spec.batch_size, spec.expected_batch, rec, bool(record_loss),
@@ -679,7 +759,9 @@ def run_numpy(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=N
 
     Uses the same random streams in the same order (:class:`clipsgd.rng.Xoshiro256`), the
     problem's NumPy per-example gradients, :func:`clipsgd.clip.clip_numpy` and
-    :func:`clipsgd.updates.dp_sgd_step_numpy`. Agrees with :func:`run` to rounding.
+    :func:`clipsgd.updates.dp_sgd_step_numpy`. Agrees with :func:`run` to rounding (the
+    kernel forms a GLM's clipped sum in chunks of 32 batch slots, and adds the chunks; the
+    twin sums in one pass).
     """
     _check_reporting(delta, accountant)
     steps, runs, x0, spec, seed, states, rec, lrs, log1mq = _prepare(

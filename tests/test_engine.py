@@ -607,3 +607,41 @@ def test_reporting_arguments_are_checked_before_simulating(kw, match, monkeypatc
     monkeypatch.setattr(E, "_USE_LOCKSTEP", False)
     with pytest.raises(ValueError, match=match):
         run(problems.example1(), DPSGD(lr=0.1, c=1.0, noise_multiplier=1.0, sample_rate=0.5), steps=3, **kw)
+
+
+@pytest.mark.parametrize("kind", ["logistic", "least_squares"])
+@pytest.mark.parametrize("sampling, batch", [
+    ("poisson", dict(sample_rate=0.5)),
+    ("shuffle", dict(batch_size=150)),
+    ("replacement", dict(batch_size=170)),
+])
+@pytest.mark.parametrize("method", ["clip", "auto", "dice", "quantile"])
+def test_one_run_parallel_over_its_batch_has_the_bits_of_the_general_kernel(kind, sampling, batch, method, monkeypatch):
+    # one run of a GLM with a batch of >= 128 splits the batch over threads in chunks of 32
+    # summed in chunk order, as the general kernel sums them one after another: the same bits,
+    # which are also run 0 of a call with more runs (where the runs are parallel instead)
+    import numba
+
+    import clipsgd.engine as E
+
+    rng = np.random.default_rng(23)
+    X = rng.standard_normal((300, 11))
+    y = (rng.random(300) < 0.5).astype(float) if kind == "logistic" else rng.standard_normal(300)
+    prob = problems.logistic(X, y) if kind == "logistic" else problems.least_squares(X, y)
+    common = dict(lr=0.05, c=1.5, sampling=sampling, **batch)
+    alg = {"clip": lambda: _UnaccountedDPSGD(noise_multiplier=0.9, **common),
+           "auto": lambda: AutoClipSGD(gamma=0.05, **common),
+           "dice": lambda: DiceSGD(c2=0.5, **common),
+           "quantile": lambda: QuantileClipDPSGD(noise_multiplier=0.0, count_noise_multiplier=0.7, **common),
+           }[method]()
+    kw = dict(steps=9, seed=5, record_every=4, x0=0.3 * rng.standard_normal(11))
+    assert E._batch_parallel_eligible(prob, alg.spec(prob.n), 1) == (numba.get_num_threads() > 1)
+    a = run(prob, alg, runs=1, **kw)
+    monkeypatch.setattr(E, "_USE_BATCH_PARALLEL", False)
+    b = run(prob, alg, runs=1, **kw)
+    c = run(prob, alg, runs=2, **kw)
+    for key in ("x", "trajectory", "loss", "grad_norm", "clip_fraction", "mean_batch", "clip_threshold"):
+        np.testing.assert_array_equal(a[key], b[key])
+        np.testing.assert_array_equal(a[key][0], c[key][0])
+    assert 0 < np.nanmean(a.clip_fraction) < 1 or method == "auto"
+    _assert_same_result(a, run_numpy(prob, alg, runs=1, **kw))  # and the readable definition
