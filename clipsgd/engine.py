@@ -56,6 +56,7 @@ from .updates import (
     dp_sgd_step,
     dp_sgd_step_numpy,
     perturb_inplace,
+    perturbed_glm_gradient,
     quantile_threshold_update_numpy,
 )
 from ._validate import check_finite_array, check_int
@@ -243,6 +244,7 @@ def _run_body_py(kind, X, Y, P, rownorm, x0, states, lrs, method, c, z, k, mpara
     gamma, c2, target_q, eta_c, z_count = mparams[0], mparams[1], mparams[2], mparams[3], mparams[4]
     # generalised linear models without perturbation clip from norms: ||g_i|| = |r_i| ||z_i||
     glm = k == 0 and (kind == LEAST_SQUARES or kind == LOGISTIC)
+    glm_perturbed = k > 0 and (kind == LEAST_SQUARES or kind == LOGISTIC)
     for r in prange(R):
         s = states[r]
         x = x0[r].copy()
@@ -324,11 +326,16 @@ def _run_body_py(kind, X, Y, P, rownorm, x0, states, lrs, method, c, z, k, mpara
             else:
                 for b in range(m):
                     i = idx[b]
-                    GRAD(kind, x, i, X, Y, P, g)
-                    if k > 0:
+                    if glm_perturbed:  # g = r z_i + k zeta and its norm in one pass over the row
+                        res = _glm_residual(kind, x, i, X, Y)
                         fill_normal(s, zeta)
-                        perturb_inplace(g, k, zeta)
-                    nrm = l2_norm(g)
+                        nrm = perturbed_glm_gradient(res, X, i, k, zeta, g)
+                    else:
+                        GRAD(kind, x, i, X, Y, P, g)
+                        if k > 0:
+                            fill_normal(s, zeta)
+                            perturb_inplace(g, k, zeta)
+                        nrm = l2_norm(g)
                     if method == 1:  # AUTO-S: c g / (||g|| + gamma)
                         f = c / (nrm + gamma)
                     else:

@@ -19,15 +19,18 @@ The engine (:mod:`clipsgd.engine`) only does plumbing around these.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
-from .clip import clip_numpy
+from .clip import clip_numpy, l2_norm
 
 __all__ = [
     "perturb_inplace",
     "perturb_numpy",
     "dp_sgd_step",
+    "perturbed_glm_gradient",
     "dp_sgd_step_numpy",
     "clipped_sum_numpy",
     "auto_clip_numpy",
@@ -41,6 +44,39 @@ def perturb_inplace(g, k, zeta):
     """g <- g + k * zeta (kernel)."""
     for j in range(g.shape[0]):
         g[j] += k * zeta[j]
+
+
+@njit(cache=True, inline="always")
+def perturbed_glm_gradient(r, X, i, k, zeta, g):
+    r"""The perturbed gradient of a generalised linear model, :math:`g = r z_i + k\zeta`
+    (:func:`perturb_inplace` applied to :math:`\nabla f_i = r z_i`, the same two roundings
+    per entry), written into ``g`` in the same pass that reads the row; returns
+    :math:`\lVert g\rVert` (4 partial sums of squares, so it does not wait on one add
+    chain; :func:`clipsgd.clip.l2_norm` when the sum leaves [1e-280, 1e300], for the
+    overflow-safe rescaling)."""
+    d = g.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    j = 0
+    while j + 4 <= d:
+        a0 = r * X[i, j] + k * zeta[j]
+        a1 = r * X[i, j + 1] + k * zeta[j + 1]
+        a2 = r * X[i, j + 2] + k * zeta[j + 2]
+        a3 = r * X[i, j + 3] + k * zeta[j + 3]
+        g[j], g[j + 1], g[j + 2], g[j + 3] = a0, a1, a2, a3
+        s0 += a0 * a0
+        s1 += a1 * a1
+        s2 += a2 * a2
+        s3 += a3 * a3
+        j += 4
+    ss = (s0 + s1) + (s2 + s3)
+    while j < d:
+        a0 = r * X[i, j] + k * zeta[j]
+        g[j] = a0
+        ss += a0 * a0
+        j += 1
+    if 1e-280 < ss < 1e300:
+        return math.sqrt(ss)
+    return l2_norm(g)
 
 
 def perturb_numpy(G, k, Z):

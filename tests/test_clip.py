@@ -233,3 +233,22 @@ def test_three_dimensional_g_is_rejected():
     with pytest.raises(ValueError, match=r"^g must have ndim in \(1, 2\)"):
         clipsgd.clip(np.zeros((2, 2, 2)), 1.0)
 
+
+
+@given(d=st.integers(1, 37), scale=st.sampled_from([1e-200, 1e-3, 1.0, 1e3, 1e200]), seed=st.integers(0, 2**32 - 1))
+def test_fused_perturbed_glm_gradient_is_the_perturbation_and_its_norm(d, scale, seed):
+    # g = r z_i + k zeta entry by entry with the two roundings of perturb_inplace (same bits),
+    # and ||g|| to rounding, also where the plain sum of squares over/underflows
+    from clipsgd.updates import perturb_inplace, perturbed_glm_gradient
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((3, d)) * scale
+    zeta = rng.standard_normal(d)
+    r, k = float(rng.standard_normal()), float(rng.uniform(0.1, 3.0)) * scale
+    g = np.empty(d)
+    nrm = perturbed_glm_gradient(r, X, 1, k, zeta, g)
+    ref = r * X[1]
+    perturb_inplace(ref, k, zeta)
+    np.testing.assert_array_equal(g, ref)
+    big = np.max(np.abs(ref))
+    assert nrm == pytest.approx(big * np.linalg.norm(ref / big), rel=1e-14)
