@@ -144,7 +144,21 @@ def _stream_kernels():
             for j in range(X.shape[1]):
                 out[j] += X[i, j]
 
-    _KERNELS.append((stream_sum, stream_sum_parallel, gather_rows))
+    @njit(cache=True, fastmath=True, parallel=True)
+    def gather_rows_parallel(X, idx, parts):
+        # one step's rows split over the threads (one parallel region per step, as the
+        # engine's batch-parallel GLM path does); parts: (chunks, d) partial sums
+        nch = parts.shape[0]
+        per = (idx.shape[0] + nch - 1) // nch
+        for c in prange(nch):
+            for j in range(X.shape[1]):
+                parts[c, j] = 0.0
+            for b in range(c * per, min(idx.shape[0], (c + 1) * per)):
+                i = idx[b]
+                for j in range(X.shape[1]):
+                    parts[c, j] += X[i, j]
+
+    _KERNELS.append((stream_sum, stream_sum_parallel, gather_rows, gather_rows_parallel))
     return _KERNELS[0]
 
 
@@ -156,7 +170,7 @@ def limit_competitors(cfg, X, k, zig=False):
     """
     import numba
 
-    stream_sum, _, gather_rows = _stream_kernels()
+    stream_sum, stream_sum_parallel, gather_rows, gather_rows_parallel = _stream_kernels()
     if k == 0:
         flat = X.ravel()
         n, d = X.shape
@@ -180,8 +194,19 @@ def limit_competitors(cfg, X, k, zig=False):
             for idx in batches:
                 gather_rows(X, idx, out)
 
+        parts = np.empty((max(2, numba.get_num_threads()), d))
+        stream_sum_parallel(flat[:64])
+        gather_rows_parallel(X, batches[0], parts)
+
+        def rows_parallel():
+            for idx in batches:
+                gather_rows_parallel(X, idx, parts)
+
+        nbytes_rows = len(batches) * cfg["batch"] * d * 8
         return {"limit_stream_read_1core": (one_thread(lambda: stream_sum(flat)), flat.nbytes),
-                "limit_random_rows_1core": (rows, len(batches) * cfg["batch"] * d * 8)}
+                "limit_stream_read_all_cores": (lambda: stream_sum_parallel(flat), flat.nbytes),
+                "limit_random_rows_1core": (rows, nbytes_rows),
+                "limit_random_rows_all_cores": (rows_parallel, nbytes_rows)}
     m = 1 << 20
     reps = 2 if cfg["quick"] else 8
     buf = np.empty(m)
@@ -216,7 +241,7 @@ def measure_limits(cfg, X):
     """Memory bandwidth (1 core, all cores, random rows) and Gaussian throughput (1 core)."""
     import numba
 
-    stream_sum, stream_sum_parallel, gather_rows = _stream_kernels()
+    stream_sum, stream_sum_parallel, gather_rows, _ = _stream_kernels()
     flat = X.ravel()
     nbytes = flat.nbytes
     stream_sum(flat[:64])
@@ -439,6 +464,17 @@ def workload_bc(cfg, X, y, k, limits, protos, zig_rate=None):
 
     rownorm = np.sqrt(np.einsum("ij,ij->i", X, X))
     fns = {"engine": eng, "numpy": lambda: numpy_dpsgd_logistic(X, y, T, 0.5, 1.0, 1.0, k, q, 0)}
+    kernel32 = []
+    if k == 0:  # the same run with X stored in float32 (half the bytes; float64 arithmetic)
+        p32 = problems.logistic(X, y, dtype="float32")
+        run(p32, alg, steps=2, record_loss=False)
+
+        def eng32():
+            r32 = run(p32, alg, **kw)
+            kernel32.append(r32.wall_time)
+            return r32
+
+        fns["engine_float32"] = eng32
     if k == 0:
         fns["numpy_glm"] = lambda: numpy_dpsgd_logistic(X, y, T, 0.5, 1.0, 1.0, 0, q, 0, glm=True,
                                                         rownorm=rownorm)
@@ -480,7 +516,9 @@ def workload_bc(cfg, X, y, k, limits, protos, zig_rate=None):
 
     def bandwidth_fractions(eff):
         return {"stream_read_1core": eff / raced["limit_stream_read_1core"],
-                "random_rows_1core": eff / raced["limit_random_rows_1core"]}
+                "stream_read_all_cores": eff / raced["limit_stream_read_all_cores"],
+                "random_rows_1core": eff / raced["limit_random_rows_1core"],
+                "random_rows_all_cores": eff / raced["limit_random_rows_all_cores"]}
 
     def gauss_fractions(rate, with_zig=False):
         npy = raced["limit_numpy_standard_normal_1core"]
@@ -500,6 +538,12 @@ def workload_bc(cfg, X, y, k, limits, protos, zig_rate=None):
         out["bytes_moved_GB"] = bytes_moved / 1e9
         out["effective_GBps"] = bytes_moved / t_eng / 1e9
         out["fraction_of_bandwidth"] = bandwidth_fractions(out["effective_GBps"])
+        out["engine_float32_s"] = min(kernel32)
+        out["float32_same_result_as_rounded_float64"] = bool(
+            np.array_equal(outs["engine_float32"].x,
+                           run(problems.logistic(X.astype(np.float32).astype(np.float64), y), alg, **kw).x))
+        out["float32_speedup"] = t_eng / min(kernel32)
+        out["engine_threads"] = int(numba_threads())
     else:
         gauss = seen * d + T * d  # zeta for every example + the noise vector each step
         out["gaussians_drawn"] = gauss
@@ -525,6 +569,12 @@ def workload_bc(cfg, X, y, k, limits, protos, zig_rate=None):
                 e["fraction_of_gaussian_throughput"] = gauss_fractions(e["effective_Mps"], gname == "ziggurat")
                 out["prototypes"]["P2_fused_perturbation_" + gname.replace("-", "_")] = e
     return out
+
+
+def numba_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
 
 
 class _one_blas_thread:
@@ -904,15 +954,21 @@ def targets(res):
     add("(b) fraction of memory bandwidth (1-core streaming read)", 0.5,
         w["b"]["fraction_of_bandwidth"]["stream_read_1core"],
         proto("b", "P2_glm_clip_from_norms", "fraction_of_bandwidth", "stream_read_1core"))
+    add("(b) fraction of memory bandwidth (all-core streaming read)", 0.5,
+        w["b"]["fraction_of_bandwidth"]["stream_read_all_cores"])
     add("(b) fraction of random-row read bandwidth (1 core)", 0.5,
         w["b"]["fraction_of_bandwidth"]["random_rows_1core"],
         proto("b", "P2_glm_clip_from_norms", "fraction_of_bandwidth", "random_rows_1core"))
+    add("(b) fraction of random-row read bandwidth (all cores, the access pattern of the step)", 0.5,
+        w["b"]["fraction_of_bandwidth"]["random_rows_all_cores"])
     add("(c) fraction of Gaussian throughput (best 1-core generator)", 0.5,
         w["c"]["fraction_of_gaussian_throughput"]["best_1core"],
         proto("c", "P2_fused_perturbation_ziggurat", "fraction_of_gaussian_throughput", "best_1core"))
     op = res.get("comparisons", {}).get("opacus", {})
     if "ratio_opacus_over_engine" in op:
-        add(f"(b) Opacus ({op['best']}) / engine time", 30.0, op["ratio_opacus_over_engine"])
+        add(f"(b) Opacus ({op['best']}) / engine time (engine on float64 data)", 30.0, op["ratio_opacus_over_engine"])
+        for prec, r in op.get("ratio_same_precision", {}).items():
+            add(f"(b) Opacus ({prec}) / engine on {prec}-stored data", 30.0, r)
     return out
 
 
@@ -930,7 +986,8 @@ def print_table(res):
         if key == "b":
             f = x["fraction_of_bandwidth"]
             lim = (f"{x['effective_GBps']:.2f} GB/s = {100 * f['stream_read_1core']:.0f}% of 1-core stream, "
-                   f"{100 * f['random_rows_1core']:.0f}% of random-row read")
+                   f"{100 * f['random_rows_all_cores']:.0f}% of all-core random-row read; "
+                   f"float32 storage {x['float32_speedup']:.2f}x faster")
         elif key == "c":
             f = x["fraction_of_gaussian_throughput"]
             lim = (f"{x['effective_Mps']:.0f} M normals/s = {100 * f['best_1core']:.0f}% of best 1-core "
@@ -1018,8 +1075,14 @@ def main(argv=None):
     res["comparisons"] = {"jax": jx, "opacus": opacus_comparison(cfg, X, y)}
     op = res["comparisons"]["opacus"]
     if "best" in op:
-        op["ratio_opacus_over_engine"] = op[op["best"]]["opacus_s"] / res["workloads"]["b"]["engine_s"]
-        log(f"Opacus ({op['best']}) / engine on (b) = {op['ratio_opacus_over_engine']:.1f}")
+        wb = res["workloads"]["b"]
+        op["ratio_opacus_over_engine"] = op[op["best"]]["opacus_s"] / wb["engine_s"]
+        # like for like: Opacus in float64 against the engine on float64 data, Opacus in
+        # float32 against the engine on float32-stored data
+        op["ratio_same_precision"] = {"float64": op["float64"]["opacus_s"] / wb["engine_s"],
+                                      "float32": op["float32"]["opacus_s"] / wb["engine_float32_s"]}
+        log(f"Opacus ({op['best']}) / engine on (b) = {op['ratio_opacus_over_engine']:.1f}; same precision: "
+            f"float64 {op['ratio_same_precision']['float64']:.1f}, float32 {op['ratio_same_precision']['float32']:.1f}")
     jx = res["comparisons"]["jax"]
     if "a" in jx:
         for key in ("a", "b", "c"):

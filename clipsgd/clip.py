@@ -83,19 +83,20 @@ def l2_norm(v):
     """
     s = 0.0
     for j in range(v.shape[0]):
-        s += v[j] * v[j]
+        a = np.float64(v[j])  # (float32 rows: square in double precision)
+        s += a * a
     if 1e-280 < s < 1e300:
         return math.sqrt(s)
     m = 0.0
     for j in range(v.shape[0]):
-        a = abs(v[j])
+        a = abs(np.float64(v[j]))
         if a > m:
             m = a
     if m == 0.0:
         return 0.0
     s = 0.0
     for j in range(v.shape[0]):
-        t = v[j] / m
+        t = np.float64(v[j]) / m
         s += t * t
     return m * math.sqrt(s)
 

@@ -645,3 +645,32 @@ def test_one_run_parallel_over_its_batch_has_the_bits_of_the_general_kernel(kind
         np.testing.assert_array_equal(a[key][0], c[key][0])
     assert 0 < np.nanmean(a.clip_fraction) < 1 or method == "auto"
     _assert_same_result(a, run_numpy(prob, alg, runs=1, **kw))  # and the readable definition
+
+
+@pytest.mark.parametrize("kind", ["logistic", "least_squares"])
+@pytest.mark.parametrize("runs, k, sample_rate", [(1, 0.0, 0.5), (3, 0.0, 0.1), (2, 0.7, 0.1)])
+def test_float32_storage_changes_the_bytes_not_the_math(kind, runs, k, sample_rate):
+    # dtype="float32" rounds X once; every product is then formed in float64 from the exactly
+    # converted entry, so a run equals, bit for bit, the run on float64 storage of the rounded
+    # data (one run with a large batch: batch-parallel path; several: parallel over runs; k > 0:
+    # the fused perturbation), and agrees with the NumPy twin
+    rng = np.random.default_rng(41)
+    X = rng.standard_normal((300, 13)) * 0.7
+    y = (rng.random(300) < 0.5).astype(float) if kind == "logistic" else rng.standard_normal(300)
+    make = problems.logistic if kind == "logistic" else problems.least_squares
+    p32 = make(X, y, dtype="float32")
+    p64 = make(X.astype(np.float32).astype(np.float64), y)
+    assert p32.X.dtype == np.float32 and p32.X.nbytes * 2 == p64.X.nbytes
+    alg = _UnaccountedDPSGD(lr=0.1, c=0.8, k=k, noise_multiplier=0.6, sample_rate=sample_rate)
+    kw = dict(steps=12, runs=runs, seed=9, record_every=5)
+    a, b = run(p32, alg, **kw), run(p64, alg, **kw)
+    for key in ("x", "trajectory", "loss", "grad_norm", "clip_fraction"):
+        np.testing.assert_array_equal(a[key], b[key])
+    _assert_same_result(a, run_numpy(p32, alg, **kw))
+
+
+def test_float32_storage_rejects_values_beyond_its_range():
+    with pytest.raises(ValueError, match="float32 range"):
+        problems.logistic(np.array([[1e39, 0.0], [0.0, 1.0]]), [0.0, 1.0], dtype="float32")
+    with pytest.raises(ValueError, match="dtype must be"):
+        problems.least_squares(np.eye(2), [0.0, 1.0], dtype="float16")
