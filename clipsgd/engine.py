@@ -148,6 +148,16 @@ def _glm_residual2(kind, x, i, i2, X, Y):
     return _glm_link(kind, s, Y[i]), _glm_link(kind, s2, Y[i2])
 
 
+@njit(cache=True, inline="always")
+def _scale_factor(method, nrm, c, gamma):
+    r"""The factor that multiplies a per-example gradient of norm ``nrm``: AUTO-S (method 1)
+    :math:`c/(\lVert g\rVert + \gamma)`, every other method the clip factor
+    :math:`\min(1, c/\lVert g\rVert)` (:func:`clipsgd.clip.clip_factor`)."""
+    if method == 1:
+        return c / (nrm + gamma)
+    return clip_factor(nrm, c)
+
+
 _CHUNK = 32  # batch slots per partial sum of the GLM path (even: row pairs never straddle two)
 _chunks = range  # the loop over a step's chunks; the batch-parallel engine rebinds it to prange
 
@@ -179,11 +189,7 @@ def _glm_clipped_chunk(kind, method, x, idx, lo, hi, X, Y, rownorm, c, gamma, pa
             res, res_next = _glm_residual2(kind, x, i, idx[b + 1], X, Y)
         else:
             res = _glm_residual(kind, x, i, X, Y)
-        nrm = abs(res) * rownorm[i]
-        if method == 1:  # AUTO-S: c g / (||g|| + gamma)
-            f = c / (nrm + gamma)
-        else:
-            f = clip_factor(nrm, c)
+        f = _scale_factor(method, abs(res) * rownorm[i], c, gamma)
         if f < 1.0:
             clipped += 1
         fr = f * res
@@ -336,10 +342,7 @@ def _run_body_py(kind, X, Y, P, rownorm, x0, states, lrs, method, c, z, k, mpara
                             fill_normal(s, zeta)
                             perturb_inplace(g, k, zeta)
                         nrm = l2_norm(g)
-                    if method == 1:  # AUTO-S: c g / (||g|| + gamma)
-                        f = c / (nrm + gamma)
-                    else:
-                        f = clip_factor(nrm, c_t)
+                    f = _scale_factor(method, nrm, c if method == 1 else c_t, gamma)
                     if f < 1.0:
                         clipped += 1
                     for j in range(d):

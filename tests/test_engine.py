@@ -196,6 +196,20 @@ def test_engine_equals_numpy_twin_for_accounted_dpsgd(sampling, batch):
     assert a.privacy is not None and a.privacy.epsilon == b.privacy.epsilon
 
 
+def _glm_setup(rng, kind, method, n, common, d=11):
+    """A GLM on n random rows (d = 11: the 8-accumulator dot product and its remainder) and
+    one algorithm of each method with the shared settings ``common``."""
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 0.5).astype(float) if kind == "logistic" else rng.standard_normal(n)
+    prob = problems.logistic(X, y) if kind == "logistic" else problems.least_squares(X, y)
+    alg = {"clip": lambda: _UnaccountedDPSGD(noise_multiplier=0.9, **common),
+           "auto": lambda: AutoClipSGD(gamma=0.05, **common),
+           "dice": lambda: DiceSGD(c2=0.5, **common),
+           "quantile": lambda: QuantileClipDPSGD(noise_multiplier=0.0, count_noise_multiplier=0.7, **common),
+           }[method]()
+    return prob, alg
+
+
 @pytest.mark.parametrize("kind", ["logistic", "least_squares"])
 @pytest.mark.parametrize("sampling, batch", [
     ("poisson", dict(sample_rate=0.4)),
@@ -208,15 +222,7 @@ def test_generalised_linear_models_clip_from_norms_like_the_twin(kind, sampling,
     # twin forms G and clips its rows. d = 11 exercises the 8-accumulator dot product and
     # its remainder; c = 1.2 clips some examples and not others (asserted below)
     rng = np.random.default_rng(17)
-    X = rng.standard_normal((9, 11))
-    y = (rng.random(9) < 0.5).astype(float) if kind == "logistic" else rng.standard_normal(9)
-    prob = problems.logistic(X, y) if kind == "logistic" else problems.least_squares(X, y)
-    common = dict(lr=0.1, c=1.2, sampling=sampling, **batch)
-    alg = {"clip": lambda: _UnaccountedDPSGD(noise_multiplier=0.9, **common),
-           "auto": lambda: AutoClipSGD(gamma=0.05, **common),
-           "dice": lambda: DiceSGD(c2=0.5, **common),
-           "quantile": lambda: QuantileClipDPSGD(noise_multiplier=0.0, count_noise_multiplier=0.7, **common),
-           }[method]()
+    prob, alg = _glm_setup(rng, kind, method, 9, dict(lr=0.1, c=1.2, sampling=sampling, **batch))
     kw = dict(steps=12, runs=2, seed=31, record_every=4, x0=0.3 * rng.standard_normal(11))
     a, b = run(prob, alg, **kw), run_numpy(prob, alg, **kw)
     _assert_same_result(a, b)
@@ -625,15 +631,7 @@ def test_one_run_parallel_over_its_batch_has_the_bits_of_the_general_kernel(kind
     import clipsgd.engine as E
 
     rng = np.random.default_rng(23)
-    X = rng.standard_normal((300, 11))
-    y = (rng.random(300) < 0.5).astype(float) if kind == "logistic" else rng.standard_normal(300)
-    prob = problems.logistic(X, y) if kind == "logistic" else problems.least_squares(X, y)
-    common = dict(lr=0.05, c=1.5, sampling=sampling, **batch)
-    alg = {"clip": lambda: _UnaccountedDPSGD(noise_multiplier=0.9, **common),
-           "auto": lambda: AutoClipSGD(gamma=0.05, **common),
-           "dice": lambda: DiceSGD(c2=0.5, **common),
-           "quantile": lambda: QuantileClipDPSGD(noise_multiplier=0.0, count_noise_multiplier=0.7, **common),
-           }[method]()
+    prob, alg = _glm_setup(rng, kind, method, 300, dict(lr=0.05, c=1.5, sampling=sampling, **batch))
     kw = dict(steps=9, seed=5, record_every=4, x0=0.3 * rng.standard_normal(11))
     assert E._batch_parallel_eligible(prob, alg.spec(prob.n), 1) == (numba.get_num_threads() > 1)
     a = run(prob, alg, runs=1, **kw)
