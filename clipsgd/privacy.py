@@ -101,9 +101,12 @@ Both are valid upper bounds on the true epsilon; they differ in how much they lo
   FFT and reads off :math:`\delta(\varepsilon)` directly. With pessimistic rounding it
   is still an upper bound, and it is **near-exact** numerically (error of the order of
   the discretisation interval, ``pld_discretization = 1e-4`` by default). It is slower:
-  about a second, more for small :math:`z`, and up to tens of seconds when epsilon is in
-  the hundreds (a run with no meaningful privacy; :func:`privacy_report` then reports
-  the RDP bound, see its ``rdp_screen``).
+  about a second, more for small :math:`z`, and up to minutes and gigabytes when epsilon
+  is in the hundreds or more (a run with no meaningful privacy). So with the PLD
+  accountant every function first computes the RDP epsilon (fast), and if it exceeds
+  ``rdp_screen`` (default :data:`RDP_SCREEN` = 50) it returns that RDP upper bound, with a
+  warning, instead of PLD's; :func:`privacy_report` then reads ``accountant = rdp``.
+  ``rdp_screen=None`` forces PLD.
 
 For :math:`q = 1` the exact answer is known in closed form: the Gaussian mechanism
 composed :math:`T` times is one Gaussian mechanism with :math:`\mu = \sqrt T / z`
@@ -241,6 +244,7 @@ __all__ = [
     "SCOPE_STATEMENT",
     "PLD_DISCRETIZATION",
     "RDP_SCREEN",
+    "Z_NEGLIGIBLE",
     "event_for",
     "epsilon",
     "delta_for",
@@ -504,27 +508,92 @@ def _resolve(accountant, neighbouring, orders, pld_discretization):
 
 _SCREEN_DELTA = 1e-5  # the delta at which delta_for screens (it has no delta of its own)
 
-
-def _pld_is_degenerate(z, q, t, d, nb) -> tuple:
-    """(screened, RDP epsilon at ``d``): the PLD accountant's cost grows with the range of the
-    privacy loss (tens of GB for z = 0.03, q = 0.01, 100 steps); when the RDP upper bound
-    already exceeds :data:`RDP_SCREEN` there is no meaningful privacy to refine."""
-    if q == 1.0 or nb is Neighbouring.REPLACE_ONE:
-        return False, None
-    e_rdp = epsilon(z, q, t, d, Accountant.RDP, nb, orders=_INTEGER_ORDERS)
-    return e_rdp > RDP_SCREEN, e_rdp
+#: Below this noise multiplier, :math:`1/z^2` overflows the RDP series; such a run is
+#: accounted as :math:`z = 0` (``inf``, a valid upper bound: its epsilon exceeds 1e100).
+Z_NEGLIGIBLE = 1e-100
 
 
-def _warn_screened(what, e_rdp):
+def _replace_one_rdp(z, q, t, orders) -> np.ndarray:
+    r"""An RDP upper bound for replace-one neighbours of the Poisson-subsampled Gaussian,
+    which ``dp_accounting``'s RDP accountant does not support.
+
+    Replacing record :math:`x` by :math:`x'` is two zero-out steps through the dataset
+    :math:`D_0` in which that record is the zero record: :math:`D \to D_0 \to D'`. The weak
+    triangle inequality of Rényi divergence (Mironov 2017, arXiv:1702.07476, Prop. 11),
+    applied to the composed mechanism, gives
+
+    .. math:: R_{\text{rep}}(\alpha) \le \frac{\alpha - 1/2}{\alpha - 1} R_0(2\alpha)
+              + R_0(2\alpha - 1),
+
+    with :math:`R_0` the zero-out RDP curve (``dp_accounting``'s bound covers both
+    directions). Loose (group privacy of size 2), but valid and cheap.
+    """
+    a = np.asarray(orders, dtype=np.float64)
+    r0 = rdp_curve(z, q, t, orders=np.concatenate([2.0 * a, 2.0 * a - 1.0]),
+                   neighbouring=Neighbouring.ZERO_OUT)
+    return (a - 0.5) / (a - 1.0) * r0[: a.size] + r0[a.size:]
+
+
+def _rdp_epsilon(z, q, t, d, nb) -> float:
+    """The RDP accountant's epsilon on the default orders (replace-one: the bound above)."""
+    orders = _default_orders()
+    if nb is Neighbouring.REPLACE_ONE and q < 1.0:
+        from dp_accounting.rdp.rdp_privacy_accountant import compute_epsilon
+
+        with _quiet_dp_accounting():
+            return float(compute_epsilon(orders, _replace_one_rdp(z, q, t, orders), d)[0])
+    a = _poisson_accountant(z, q, t, Accountant.RDP, nb, orders, None)
+    with _quiet_dp_accounting():
+        return float(a.get_epsilon(d))
+
+
+def _screen(z, q, t, d, nb, rdp_screen) -> Optional[float]:
+    """The RDP epsilon (default orders) when it exceeds ``rdp_screen``, else None.
+
+    The PLD accountant's memory and time grow with the range of the privacy loss, i.e.
+    with epsilon (measured here: RDP epsilon 50 -> 2-5 s, 0.3-0.6 GB; 1000 -> 15 s, 0.9 GB;
+    17000 -> 50 s, 2.9 GB; z = 1e-3 -> a 38 GiB allocation). Above ``rdp_screen`` there is
+    no meaningful privacy to refine, so the RDP upper bound is used instead of PLD.
+    """
+    if rdp_screen is None or q == 1.0:
+        return None
+    e_rdp = _rdp_epsilon(z, q, t, d, nb)
+    return e_rdp if e_rdp > rdp_screen else None
+
+
+def _check_screen(rdp_screen):
+    return None if rdp_screen is None else check_positive("rdp_screen", rdp_screen, allow_inf=True)
+
+
+def _warn_screened(what, e_rdp, rdp_screen):
     warnings.warn(
-        f"{what}: the RDP accountant gives epsilon = {e_rdp:.4g} > RDP_SCREEN = {RDP_SCREEN:g} (no "
-        "meaningful privacy), where the PLD accountant would need memory and time that grow "
-        "without bound; the RDP upper bound is returned instead of PLD", RuntimeWarning, stacklevel=3)
+        f"{what}: the RDP accountant gives epsilon = {e_rdp:.4g} > rdp_screen = {rdp_screen:g} "
+        "(no meaningful privacy), where the PLD accountant would need memory and time that grow "
+        "with epsilon; the RDP upper bound is returned instead of PLD (rdp_screen=None forces "
+        "PLD)", RuntimeWarning, stacklevel=3)
+
+
+def _epsilon(z, q, t, d, acc, nb, orders, disc, rdp_screen) -> tuple:
+    """(epsilon, the accountant that produced it): the body of :func:`epsilon`."""
+    if t == 0:
+        return 0.0, acc
+    if z < Z_NEGLIGIBLE:
+        return (math.inf if d < _no_noise_delta(q, t) else 0.0), acc
+    if acc is Accountant.PLD and q == 1.0:
+        return gaussian_mechanism_epsilon(_gaussian_mu(z, t, nb), d), acc
+    if acc is Accountant.PLD:
+        e_rdp = _screen(z, q, t, d, nb, rdp_screen)
+        if e_rdp is not None:
+            return e_rdp, Accountant.RDP
+    a = _poisson_accountant(z, q, t, acc, nb, orders if acc is Accountant.RDP else None,
+                            disc if acc is Accountant.PLD else None)
+    with _quiet_dp_accounting():
+        return float(a.get_epsilon(d)), acc
 
 
 def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
             neighbouring="add_remove", *, orders=None,
-            pld_discretization=PLD_DISCRETIZATION) -> float:
+            pld_discretization=PLD_DISCRETIZATION, rdp_screen=RDP_SCREEN) -> float:
     r"""Epsilon at ``delta`` of DP-SGD with Poisson sampling: the Poisson-subsampled
     Gaussian mechanism (rate :math:`q`, noise multiplier :math:`z`) composed ``steps``
     times.
@@ -550,20 +619,24 @@ def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
         RDP orders (default: ``dp_accounting``'s grid). RDP only.
     pld_discretization : float > 0
         PLD value-discretisation interval. PLD only.
+    rdp_screen : float > 0 or None, default :data:`RDP_SCREEN` (50)
+        With ``accountant="pld"`` and :math:`q < 1`, the RDP epsilon (default orders;
+        for replace-one the group-privacy bound of ``_replace_one_rdp``) is computed first;
+        if it exceeds ``rdp_screen`` that RDP upper bound is returned instead of PLD, with a
+        warning. ``None``: always PLD, whatever it costs.
 
     Returns
     -------
     float
-        Epsilon (``inf`` for :math:`z = 0` unless ``delta >= 1 - (1-q)^T``; 0 for
-        ``steps = 0``).
+        Epsilon (``inf`` for :math:`z = 0`, or :math:`0 < z <` :data:`Z_NEGLIGIBLE`, unless
+        ``delta >= 1 - (1-q)^T``; 0 for ``steps = 0``).
 
     Warns
     -----
     RuntimeWarning
-        With ``accountant="pld"`` and :math:`q < 1`, when the RDP upper bound exceeds
-        :data:`RDP_SCREEN` (no meaningful privacy, e.g. :math:`z = 0.03`): the PLD
-        accountant's memory grows without bound there (tens of GB), so the RDP bound is
-        returned. The same screen guards :func:`delta_for` and
+        When the screen above replaced PLD by RDP (no meaningful privacy, e.g.
+        :math:`z = 0.03`, :math:`q = 0.01`, 100 steps: the PLD accountant's memory and time
+        grow with epsilon, to tens of GB). The same screen guards :func:`delta_for` and
         :func:`calibrate_noise_multiplier`.
 
     Examples
@@ -582,26 +655,16 @@ def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
     z, q, t = _check_common(noise_multiplier, sample_rate, steps)
     d = check_open_unit("delta", delta)
     acc, nb, orders, disc = _resolve(accountant, neighbouring, orders, pld_discretization)
-    if t == 0:
-        return 0.0
-    if z == 0.0:
-        return math.inf if d < _no_noise_delta(q, t) else 0.0
-    if acc is Accountant.PLD and q == 1.0:
-        return gaussian_mechanism_epsilon(_gaussian_mu(z, t, nb), d)
-    if acc is Accountant.PLD:
-        screened, e_rdp = _pld_is_degenerate(z, q, t, d, nb)
-        if screened:
-            _warn_screened("epsilon", e_rdp)
-            return e_rdp
-    a = _poisson_accountant(z, q, t, acc, nb, orders if acc is Accountant.RDP else None,
-                            disc if acc is Accountant.PLD else None)
-    with _quiet_dp_accounting():
-        return float(a.get_epsilon(d))
+    screen = _check_screen(rdp_screen)
+    e, used = _epsilon(z, q, t, d, acc, nb, orders, disc, screen)
+    if used is not acc:
+        _warn_screened("epsilon", e, screen)
+    return e
 
 
 def delta_for(noise_multiplier, sample_rate, steps, epsilon, accountant="pld",
               neighbouring="add_remove", *, orders=None,
-              pld_discretization=PLD_DISCRETIZATION) -> float:
+              pld_discretization=PLD_DISCRETIZATION, rdp_screen=RDP_SCREEN) -> float:
     r"""Delta at ``epsilon`` of DP-SGD with Poisson sampling (see :func:`epsilon`).
 
     Parameters
@@ -609,6 +672,9 @@ def delta_for(noise_multiplier, sample_rate, steps, epsilon, accountant="pld",
     epsilon : float >= 0
         ``epsilon = 0`` gives the total-variation distance between the output
         distributions on neighbouring datasets.
+    rdp_screen : float > 0 or None
+        As in :func:`epsilon`, with the RDP epsilon taken at ``delta = 1e-5``: above the
+        screen the RDP delta is returned (with a warning) instead of PLD's.
 
     Examples
     --------
@@ -623,21 +689,33 @@ def delta_for(noise_multiplier, sample_rate, steps, epsilon, accountant="pld",
     z, q, t = _check_common(noise_multiplier, sample_rate, steps)
     e = check_nonnegative("epsilon", epsilon)
     acc, nb, orders, disc = _resolve(accountant, neighbouring, orders, pld_discretization)
+    screen = _check_screen(rdp_screen)
     if t == 0:
         return 0.0
-    if z == 0.0:
+    if z < Z_NEGLIGIBLE:
         return _no_noise_delta(q, t)
     if acc is Accountant.PLD and q == 1.0:
         return gaussian_mechanism_delta(_gaussian_mu(z, t, nb), e)
-    screened, e_rdp = _pld_is_degenerate(z, q, t, _SCREEN_DELTA, nb) if acc is Accountant.PLD else (False, None)
-    if screened:  # (``epsilon`` is this function's argument here, not the function)
-        _warn_screened(f"delta_for (screened at delta = {_SCREEN_DELTA:g})", e_rdp)
-        a = _poisson_accountant(z, q, t, Accountant.RDP, nb, _default_orders(), None)
-        with _quiet_dp_accounting():
-            return float(min(1.0, max(0.0, a.get_delta(e))))
+    e_rdp = _screen(z, q, t, _SCREEN_DELTA, nb, screen) if acc is Accountant.PLD else None
+    if e_rdp is not None:  # (``epsilon`` is this function's argument here, not the function)
+        _warn_screened(f"delta_for (screened at delta = {_SCREEN_DELTA:g})", e_rdp, screen)
+        return _rdp_delta(z, q, t, e, nb)
     a = _poisson_accountant(z, q, t, acc, nb, orders if acc is Accountant.RDP else None,
                             disc if acc is Accountant.PLD else None)
     with _quiet_dp_accounting():
+        return float(min(1.0, max(0.0, a.get_delta(e))))
+
+
+def _rdp_delta(z, q, t, e, nb) -> float:
+    """The RDP accountant's delta at ``e`` on the default orders (replace-one: the bound of
+    ``_replace_one_rdp``)."""
+    orders = _default_orders()
+    with _quiet_dp_accounting():
+        if nb is Neighbouring.REPLACE_ONE and q < 1.0:
+            from dp_accounting.rdp.rdp_privacy_accountant import compute_delta
+
+            return float(min(1.0, max(0.0, compute_delta(orders, _replace_one_rdp(z, q, t, orders), e)[0])))
+        a = _poisson_accountant(z, q, t, Accountant.RDP, nb, orders, None)
         return float(min(1.0, max(0.0, a.get_delta(e))))
 
 
@@ -669,7 +747,7 @@ def rdp_curve(noise_multiplier, sample_rate, steps, orders=None,
     orders = _check_orders(orders)
     if t == 0:
         return np.zeros(len(orders))
-    if z == 0.0:
+    if z < Z_NEGLIGIBLE:
         return np.full(len(orders), np.inf)
     a = _poisson_accountant(z, q, t, Accountant.RDP, nb, orders, None)
     return np.asarray(a.rdp, dtype=np.float64)
@@ -677,13 +755,17 @@ def rdp_curve(noise_multiplier, sample_rate, steps, orders=None,
 
 def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accountant="pld",
                                neighbouring="add_remove", *, rtol=0.01, orders=None,
-                               pld_discretization=PLD_DISCRETIZATION) -> float:
+                               pld_discretization=PLD_DISCRETIZATION,
+                               rdp_screen=RDP_SCREEN) -> float:
     r"""Smallest noise multiplier (up to ``rtol``) whose epsilon does not exceed the target.
 
     Never overshoots: the returned :math:`z` satisfies ``epsilon(z, ...) <= target_epsilon``
     (checked by the accountant itself, not extrapolated), and :math:`z \le (1 + r)
     z^*`, where :math:`z^* = \inf\{z: \varepsilon(z) \le \varepsilon_{\text{target}}\}` and
-    :math:`r` = ``rtol``. Method: bracket :math:`[z_{lo}, z_{hi}]` with
+    :math:`r` = ``rtol``. Here :math:`\varepsilon(z)` is :func:`epsilon` with the same
+    arguments, including its ``rdp_screen``: a target above the screen (no meaningful
+    privacy) is calibrated against the RDP bound, with a warning; ``rdp_screen=None``
+    calibrates against PLD throughout. Method: bracket :math:`[z_{lo}, z_{hi}]` with
     :math:`\varepsilon(z_{lo}) > \varepsilon_{\text{target}} \ge \varepsilon(z_{hi})`, then
     bisect in :math:`\log z` until :math:`z_{hi}/z_{lo} \le 1 + r`, and return
     :math:`z_{hi}` (epsilon is non-increasing in :math:`z`, so :math:`z^* > z_{lo}`). For
@@ -694,7 +776,7 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
     ----------
     target_epsilon : float > 0
     delta : float in (0, 1)
-    sample_rate, steps, accountant, neighbouring, orders, pld_discretization
+    sample_rate, steps, accountant, neighbouring, orders, pld_discretization, rdp_screen
         As in :func:`epsilon`.
     rtol : float in (0, 1)
         Relative tolerance on :math:`z` (default 1 %).
@@ -727,27 +809,15 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
     if not 0.0 < r < 1.0:
         raise ValueError(f"rtol must be in (0, 1) (got {rtol!r})")
     acc, nb, orders, disc = _resolve(accountant, neighbouring, orders, pld_discretization)
-    kw = dict(accountant=acc, neighbouring=nb, orders=orders, pld_discretization=disc)
+    screen = _check_screen(rdp_screen)
 
-    def eps(z):  # screened probes (PLD replaced by RDP, see epsilon) are said once, below
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return epsilon(z, q, t, d, **kw)
+    def eps(z):  # epsilon() without its warning (said once, at the end)
+        return _epsilon(z, q, t, d, acc, nb, orders, disc, screen)[0]
 
     if t == 0 or eps(0.0) <= target:
         return 0.0
     z_max = 1e6
-    # A first guess from a cheaper accountant, and how far it may be off. For PLD: the same
-    # accountant on a 10x coarser grid (pessimistic rounding: a slightly larger epsilon,
-    # hence z), or, for a coarse grid already, RDP on integer orders (an upper bound).
-    if acc is Accountant.PLD and disc < 1e-3:
-        guess, step = calibrate_noise_multiplier(
-            target, d, q, t, acc, nb, rtol=r, pld_discretization=10.0 * disc), 1.0 + r
-    elif acc is Accountant.PLD and not (nb is Neighbouring.REPLACE_ONE and q < 1.0):
-        guess, step = calibrate_noise_multiplier(
-            target, d, q, t, Accountant.RDP, nb, rtol=0.05, orders=_INTEGER_ORDERS), 1.25
-    else:
-        guess, step = 1.0, 2.0
+    guess, step = _first_guess(target, d, q, t, acc, nb, r, disc, screen)
     # Upper end: where epsilon <= target.
     hi, grow = guess, step
     while eps(hi) > target:
@@ -755,24 +825,47 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
         if hi > z_max:
             raise ValueError(
                 f"target_epsilon={target!r} is not reached for noise_multiplier <= {z_max:g} "
-                f"with the {acc.value.upper()} accountant (PLD cannot resolve epsilon much below "
-                f"pld_discretization={disc:g}; use a smaller one or accountant='rdp')"
-            )
+                f"with the {acc.value.upper()} accountant"
+                + (f" (PLD cannot resolve epsilon much below pld_discretization={disc:g}; use a "
+                   "smaller one)" if acc is Accountant.PLD else
+                   " (RDP's finite order grid cannot reach tiny epsilon; use accountant='pld')"))
     # Lower end: where epsilon > target (exists: epsilon -> inf as z -> 0 here).
     lo, grow = hi / step, step
     while eps(lo) <= target:
         hi, lo, grow = lo, lo / grow, grow * grow
     hi = _shrink_bracket(eps, target, lo, hi, r)
-    if not eps(hi) <= target:  # final check, by the accountant itself
+    e, used = _epsilon(hi, q, t, d, acc, nb, orders, disc, screen)
+    if not e <= target:  # final check, by the accountant itself
         raise RuntimeError(f"calibration failed: epsilon({hi!r}) > {target!r}")  # pragma: no cover
-    if acc is Accountant.PLD:
-        screened, e_rdp = _pld_is_degenerate(hi, q, t, d, nb)
-        if screened:
-            _warn_screened("calibrate_noise_multiplier (the target is in that regime)", e_rdp)
+    if used is not acc:
+        _warn_screened("calibrate_noise_multiplier (the target is in that regime)", e, screen)
     return float(hi)
 
 
-_INTEGER_ORDERS = tuple(float(a) for a in [*range(2, 65), 128, 256])
+def _first_guess(target, d, q, t, acc, nb, r, disc, screen) -> tuple:
+    """(first z, growth factor of the bracket): a cheaper accountant's calibration and how
+    far it may be off, or (1, 2) when there is none.
+
+    For PLD: the same accountant on a 10x coarser grid (pessimistic rounding: a slightly
+    larger epsilon, hence z), or, for a coarse grid already, RDP (an upper bound on PLD, so
+    a z at least as large). A cheaper accountant that cannot reach the target (e.g. RDP's
+    finite order grid for epsilon = 0.01) just gives no guess. For :math:`q = 1` PLD is a
+    closed form and needs none.
+    """
+    if acc is not Accountant.PLD or q == 1.0:
+        return 1.0, 2.0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if disc < 1e-3:
+                return calibrate_noise_multiplier(
+                    target, d, q, t, acc, nb, rtol=r, pld_discretization=10.0 * disc,
+                    rdp_screen=screen), 1.0 + r
+            if nb is not Neighbouring.REPLACE_ONE:
+                return calibrate_noise_multiplier(target, d, q, t, Accountant.RDP, nb, rtol=0.05), 1.25
+    except ValueError:
+        pass
+    return 1.0, 2.0
 
 
 def _shrink_bracket(f, target, lo, hi, rtol):
@@ -949,9 +1042,7 @@ class PrivacyEvent:
         acc = _enum(Accountant, "accountant", accountant)
         nb = _enum(Neighbouring, "neighbouring", neighbouring)
         disc = check_positive("pld_discretization", pld_discretization)
-        if rdp_screen is not None:
-            rdp_screen = check_positive("rdp_screen", rdp_screen, allow_inf=True)
-        return _report(self, d, acc, nb, disc, rdp_screen)
+        return _report(self, d, acc, nb, disc, _check_screen(rdp_screen))
 
 
 def event_for(noise_multiplier, sample_rate=None, steps=0, sampling="poisson",
@@ -1096,18 +1187,15 @@ def _report(ev: PrivacyEvent, d, acc, nb, disc, rdp_screen) -> PrivacyReport:
                 "dp_accounting's RDP accountant has no Poisson-subsampled Gaussian under "
                 "replace-one; the PLD accountant was used")
             acc = Accountant.PLD
-        e = None
-        if (acc is Accountant.PLD and rdp_screen is not None and z > 0.0 and t > 0 and q < 1.0
-                and nb is not Neighbouring.REPLACE_ONE):
-            if epsilon(z, q, t, d, Accountant.RDP, nb, orders=_INTEGER_ORDERS) > rdp_screen:
-                e = epsilon(z, q, t, d, Accountant.RDP, nb)
-                acc = Accountant.RDP
-                warnings.append(
-                    f"epsilon is above {rdp_screen:g} by the RDP accountant (no meaningful privacy); "
-                    "the PLD refinement, slow in this regime, was skipped and the RDP upper bound "
-                    "is reported")
-        if e is None:
-            e = epsilon(z, q, t, d, acc, nb, pld_discretization=disc)
+        e, used = _epsilon(z, q, t, d, acc, nb, _default_orders(), disc, rdp_screen)
+        if used is not acc:
+            acc = used
+            warnings.append(
+                f"epsilon is above rdp_screen = {rdp_screen:g} by the RDP accountant (no meaningful "
+                "privacy); the PLD refinement, slow and memory-hungry in this regime, was skipped "
+                "and the RDP upper bound is reported"
+                + (" (replace-one: via group privacy of two zero-out steps)"
+                   if nb is Neighbouring.REPLACE_ONE else ""))
         basis = f"Poisson-subsampled Gaussian (q = {q:.4g}, z = {z:.4g}) composed {t} times"
         return PrivacyReport(epsilon=e, accountant=acc, neighbouring=nb, warnings=tuple(warnings),
                              basis=basis, **common)
@@ -1196,10 +1284,10 @@ def privacy_report(noise_multiplier, sample_rate, steps, delta, sampling="poisso
         PLD value-discretisation interval.
     rdp_screen : float > 0 or None, default 50
         With the PLD accountant and Poisson sampling, the cheap RDP epsilon is computed
-        first (integer orders, a few ms); if it exceeds ``rdp_screen`` the run has no
-        meaningful privacy (a likelihood ratio up to :math:`e^{50}`), PLD (seconds to tens
-        of seconds in that regime) is skipped, and the RDP upper bound is reported with a
-        warning (``accountant`` then reads ``rdp``). ``None``: always PLD.
+        first (default orders, well under a second); if it exceeds ``rdp_screen`` the run
+        has no meaningful privacy (a likelihood ratio up to :math:`e^{50}`), PLD (seconds
+        to minutes and gigabytes in that regime) is skipped, and the RDP upper bound is
+        reported with a warning (``accountant`` then reads ``rdp``). ``None``: always PLD.
 
     Examples
     --------

@@ -573,6 +573,19 @@ def test_cli_calibrate():
     assert code == 0 and float(out.splitlines()[0].split("=")[1]) == d["noise_multiplier"]
 
 
+def test_cli_calibrate_labels_a_screened_result_rdp_and_warns_once(recwarn):
+    # a target of 200 is above the screen: the calibrated run's epsilon is the RDP bound,
+    # and the output says so (it used to say "pld" and warn three times)
+    code, out, err = _cli(["calibrate", "-e", "200", "-d", "1e-5", "-q", "0.01", "-T", "100", "--json"])
+    d = json.loads(out)
+    assert code == 0 and d["accountant"] == "rdp" and d["requested_accountant"] == "pld"
+    assert d["epsilon"] == epsilon(d["noise_multiplier"], 0.01, 100, 1e-5, "rdp") <= 200
+    assert len(d["warnings"]) == 1 and "rdp_screen" in d["warnings"][0]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    code, out, _ = _cli(["calibrate", "-e", "200", "-d", "1e-5", "-q", "0.01", "-T", "100"])
+    assert "[rdp accountant" in out and out.count("warning: ") == 1
+
+
 def test_cli_bad_input_names_the_parameter():
     code, out, err = _cli(["epsilon", "-z", "1", "-q", "1.5", "-T", "10", "-d", "1e-5"])
     assert code == 2 and "sample_rate" in err and out == ""
@@ -590,18 +603,21 @@ def test_docstring_examples():
 @pytest.mark.parametrize("call", [
     lambda: privacy.epsilon(0.03, 0.01, 100, 1e-5),
     lambda: privacy.epsilon(1e-3, 0.01, 100, 1e-5),
+    lambda: privacy.epsilon(0.03, 0.01, 100, 1e-5, neighbouring="replace_one"),
     lambda: privacy.delta_for(0.03, 0.01, 100, 5.0),
+    lambda: privacy.delta_for(0.03, 0.01, 100, 5.0, neighbouring="replace_one"),
     lambda: privacy.calibrate_noise_multiplier(1e6, 1e-5, 0.01, 100),
 ])
 def test_pld_without_meaningful_privacy_returns_the_rdp_bound_with_a_warning(call):
-    # there the PLD accountant needs tens of GB (z = 1e-3: a 38 GiB allocation); the RDP
-    # upper bound is returned, said in a RuntimeWarning, in well under a second
-    with pytest.warns(RuntimeWarning, match="RDP_SCREEN"):
+    # there the PLD accountant needs tens of GB (z = 1e-3: a 38 GiB allocation; replace-one
+    # at z = 0.03 ran out of memory); the RDP upper bound is returned, said in a
+    # RuntimeWarning, in well under a second
+    with pytest.warns(RuntimeWarning, match="rdp_screen = 50"):
         val = call()
     assert math.isfinite(val) and val > 0
 
 
-def test_pld_screen_returns_exactly_the_rdp_numbers():
+def test_pld_screen_returns_exactly_the_reported_rdp_numbers():
     import warnings
 
     with warnings.catch_warnings():
@@ -609,11 +625,95 @@ def test_pld_screen_returns_exactly_the_rdp_numbers():
         e = privacy.epsilon(0.03, 0.01, 100, 1e-5)
         dl = privacy.delta_for(0.03, 0.01, 100, 5.0)
         z = privacy.calibrate_noise_multiplier(1e3, 1e-5, 0.01, 100)
-    assert e == privacy.epsilon(0.03, 0.01, 100, 1e-5, accountant="rdp", orders=privacy._INTEGER_ORDERS)
+    # the screen uses the RDP accountant on its default orders: the number it returns is
+    # exactly what accountant="rdp" reports (not a coarser grid's looser bound)
+    assert e == privacy.epsilon(0.03, 0.01, 100, 1e-5, accountant="rdp")
     assert e > privacy.RDP_SCREEN
     assert dl == privacy.delta_for(0.03, 0.01, 100, 5.0, accountant="rdp")
     # calibration against the screened (RDP) epsilon still never overshoots the target
     assert privacy.epsilon(z, 0.01, 100, 1e-5, accountant="rdp") <= 1e3
+
+
+def test_the_screen_does_not_replace_pld_below_it():
+    import warnings
+
+    # z = 0.4, q = 0.01, 1000 steps: RDP (default orders) 31.9 < 50, so PLD's 27.7 is
+    # reported; a screen on integer orders only (60.5) used to return the looser RDP number
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e = privacy.epsilon(0.4, 0.01, 1000, 1e-5)
+    e_rdp = privacy.epsilon(0.4, 0.01, 1000, 1e-5, accountant="rdp")
+    assert e_rdp < privacy.RDP_SCREEN and e < e_rdp
+
+
+def test_rdp_screen_none_always_uses_pld_and_a_low_screen_always_rdp():
+    args = (1.0, 0.01, 100, 1e-5)
+    e_rdp = privacy.epsilon(*args, accountant="rdp")
+    e_pld = privacy.epsilon(*args, rdp_screen=None)
+    assert e_pld < e_rdp  # PLD is tighter here; RDP above 0.5 (checked below)
+    with pytest.warns(RuntimeWarning, match="rdp_screen = 0.5"):
+        assert privacy.epsilon(*args, rdp_screen=0.5) == e_rdp > 0.5
+    rep = privacy_report(*args, rdp_screen=0.5)
+    assert rep.accountant is Accountant.RDP and rep.epsilon == e_rdp
+    assert any("rdp_screen = 0.5" in w for w in rep.warnings)
+    rep = privacy_report(*args, rdp_screen=None)  # passes through: no inner screen at all
+    assert rep.accountant is Accountant.PLD and rep.epsilon == e_pld and rep.warnings == ()
+    with pytest.raises(ValueError, match="rdp_screen"):
+        privacy.epsilon(*args, rdp_screen=0.0)
+
+
+def test_replace_one_bound_is_valid_where_pld_is_affordable():
+    # group privacy (weak triangle inequality of Renyi divergence): the replace-one RDP bound
+    # lies above the PLD replace-one epsilon and above the zero-out one (a special case)
+    for z, q, t in [(1.0, 0.01, 100), (2.0, 0.1, 50)]:
+        bound = privacy._rdp_epsilon(z, q, t, 1e-5, privacy.Neighbouring.REPLACE_ONE)
+        pld = privacy.epsilon(z, q, t, 1e-5, neighbouring="replace_one", rdp_screen=None)
+        zero_out = privacy.epsilon(z, q, t, 1e-5, neighbouring="zero_out", rdp_screen=None)
+        assert zero_out <= pld <= bound
+
+
+def test_calibration_is_monotone_in_the_target_across_the_screen():
+    import warnings
+
+    q, t, d, r = 0.01, 100, 1e-5, 0.01
+    zs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for target in (20.0, 45.0, 55.0, 200.0):
+            z = privacy.calibrate_noise_multiplier(target, d, q, t, rtol=r)
+            # never overshoots, and within rtol of the smallest z of the same epsilon()
+            assert privacy.epsilon(z, q, t, d) <= target < privacy.epsilon(z / (1 + r), q, t, d)
+            zs.append(z)
+    assert zs == sorted(zs, reverse=True)
+
+
+def test_calibration_to_a_tiny_epsilon_without_subsampling():
+    # q = 1, one step: the Gaussian mechanism in closed form. The first guess used to come
+    # from RDP on integer orders <= 256, which cannot reach epsilon = 0.01 (the conversion
+    # term log(1/delta)/(alpha - 1) alone is 0.045 there), and PLD raised naming itself
+    z = privacy.calibrate_noise_multiplier(0.01, 1e-5, 1.0, 1)
+    assert privacy.gaussian_mechanism_epsilon(1.0 / z, 1e-5) <= 0.01
+    assert privacy.gaussian_mechanism_epsilon(1.01 / z, 1e-5) > 0.01
+    # RDP (an upper bound on the exact epsilon) needs at least as much noise
+    assert privacy.calibrate_noise_multiplier(0.01, 1e-5, 1.0, 1, accountant="rdp") >= z
+
+
+def test_a_negligible_noise_multiplier_is_no_noise():
+    # 1/z^2 overflows dp_accounting's RDP series (it raised ZeroDivisionError); below
+    # Z_NEGLIGIBLE the run is accounted as z = 0, whose numbers are valid upper bounds
+    z = 1e-300
+    assert privacy.epsilon(z, 0.01, 100, 1e-5) == math.inf
+    assert privacy.epsilon(z, 0.01, 100, 1e-5, accountant="rdp") == math.inf
+    assert privacy.delta_for(z, 0.01, 100, 1.0) == pytest.approx(1 - 0.99**100, rel=1e-12)
+    assert np.all(np.isinf(privacy.rdp_curve(z, 0.01, 100, orders=[2.0, 8.0])))
+    assert privacy_report(z, 0.01, 100, 1e-5).epsilon == math.inf
+
+
+def test_sample_rate_one_is_the_limit_of_poisson():
+    # epsilon increases in q, and q -> 1 meets the closed form at q = 1 from below
+    e1 = privacy.epsilon(2.0, 1.0, 10, 1e-5)
+    e_near = privacy.epsilon(2.0, 0.9999, 10, 1e-5)
+    assert e_near <= e1 and e_near == pytest.approx(e1, rel=1e-3)
 
 
 def test_pld_below_the_screen_is_untouched():

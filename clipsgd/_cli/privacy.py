@@ -87,26 +87,34 @@ def _epsilon(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from clipsgd.privacy import SCOPE_STATEMENT, calibrate_noise_multiplier, epsilon
+    import warnings
 
-    z = calibrate_noise_multiplier(
-        args.epsilon, args.delta, args.sample_rate, args.steps, accountant=args.accountant,
-        neighbouring=args.neighbouring, rtol=args.rtol,
-    )
-    achieved = epsilon(z, args.sample_rate, args.steps, args.delta, accountant=args.accountant,
-                       neighbouring=args.neighbouring)
+    from clipsgd.privacy import SCOPE_STATEMENT, calibrate_noise_multiplier, privacy_report
+
+    with warnings.catch_warnings():  # said once, below, from the report of the calibrated run
+        warnings.simplefilter("ignore", RuntimeWarning)
+        z = calibrate_noise_multiplier(
+            args.epsilon, args.delta, args.sample_rate, args.steps, accountant=args.accountant,
+            neighbouring=args.neighbouring, rtol=args.rtol,
+        )
+    rep = privacy_report(z, args.sample_rate, args.steps, args.delta, accountant=args.accountant,
+                         neighbouring=args.neighbouring)
+    achieved, used = rep.epsilon, rep.accountant.value  # (rdp when the screen replaced pld)
     if args.json:
         print(json.dumps({
             "noise_multiplier": z, "epsilon": _num(achieved) if math.isinf(achieved) else achieved,
             "target_epsilon": args.epsilon, "delta": args.delta, "sample_rate": args.sample_rate,
-            "steps": args.steps, "accountant": args.accountant, "neighbouring": args.neighbouring,
-            "sampling": "poisson", "rtol": args.rtol, "scope": SCOPE_STATEMENT,
+            "steps": args.steps, "accountant": used, "requested_accountant": args.accountant,
+            "neighbouring": args.neighbouring, "sampling": "poisson", "rtol": args.rtol,
+            "warnings": list(rep.warnings), "scope": SCOPE_STATEMENT,
         }))
         return 0
     print(f"noise_multiplier = {z!r}")
     print(f"  gives epsilon = {_num(achieved)} <= target {args.epsilon!r} at delta = {args.delta!r}")
-    print(f"  [{args.accountant} accountant, {args.neighbouring} neighbouring, poisson sampling, "
+    print(f"  [{used} accountant, {args.neighbouring} neighbouring, poisson sampling, "
           f"q = {args.sample_rate!r}, steps = {args.steps}]")
     print(f"  within {args.rtol:.3g} (relative) of the smallest noise multiplier that meets the target")
+    for w in rep.warnings:
+        print(f"warning: {w}")
     print(f"note: {SCOPE_STATEMENT}.")
     return 0
