@@ -544,8 +544,16 @@ def custom(grad_fn, dim, X, Y=None, P=None, name: str = "custom", numpy_fn=None,
     Raises
     ------
     TypeError
-        ``grad_fn`` is not jitted, or calling it once at x = 0, i = 0 fails or does not
-        return a number (the message states the required signature).
+        ``grad_fn`` is not jitted, or calling it once at x = 0, i = 0 fails with a contract
+        error (``TypeError`` or a Numba typing error: wrong arity or argument types) or does
+        not return a number (the message states the required signature).
+
+    Warns
+    -----
+    RuntimeWarning
+        The probe call at x = 0, i = 0 raised anything else (e.g. ``ZeroDivisionError``
+        of an oracle undefined at 0: the problem is still built, unchecked), or left an
+        entry of ``out`` unset or NaN.
 
     Notes
     -----
@@ -584,21 +592,39 @@ def custom(grad_fn, dim, X, Y=None, P=None, name: str = "custom", numpy_fn=None,
 
 def _check_oracle(grad_fn, dim, X, Y, P):
     """Call the oracle once (x = 0, i = 0), so a wrong signature or return type fails here,
-    with the contract named, rather than deep inside the engine's compilation."""
+    with the contract named, rather than deep inside the engine's compilation.
+
+    Only a contract error (a ``TypeError`` or a Numba typing/lowering error: wrong arity,
+    wrong argument types) is an error. Any other exception (e.g. ``ZeroDivisionError`` of
+    an oracle such as 1/x that is undefined at 0) says nothing about the contract: it
+    becomes a :class:`RuntimeWarning` and the problem is built unchecked.
+    """
+    import warnings
+
+    from numba.core.errors import NumbaError
+
     out = np.full(dim, np.nan)
     contract = ("grad_fn must have the signature grad_fn(x, i, X, Y, P, out) -> float: x float64 "
                 f"(dim={dim},), i int, X (n, p), Y (n,), P (m,) float64 arrays; it writes the gradient "
                 "of example i into out and returns the loss f_i(x) as a float")
     try:
         loss = grad_fn(np.zeros(dim), 0, X, Y, P, out)
-    except Exception as err:  # numba TypingError, wrong arity, ... : the message says what to fix
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise TypeError(f"{contract}; calling it with x = 0, i = 0 failed: {type(err).__name__}: {first}") from err
+    except (TypeError, NumbaError) as err:  # numba TypingError, wrong arity: the message says what to fix
+        raise TypeError(f"{contract}; calling it with x = 0, i = 0 failed: {_first_line(err)}") from err
+    except Exception as err:  # the oracle may be undefined at the probe point (1/x, log x, ...)
+        warnings.warn(f"the construction-time probe could not evaluate grad_fn at x = 0, i = 0 "
+                      f"({_first_line(err)}); its return type and that it writes every entry of out "
+                      "are not checked", RuntimeWarning, stacklevel=3)
+        return
     if not isinstance(loss, (float, int, np.floating, np.integer)) or isinstance(loss, bool):
         raise TypeError(f"{contract}; it returned {type(loss).__name__} (a missing return statement?)")
     if np.isnan(out).any():  # a warning: NaN at x = 0 may be legitimate (e.g. log x)
-        import warnings
-
         warnings.warn(f"grad_fn(x = 0, i = 0, ..., out) left out[j] unset or NaN for j = "
                       f"{np.flatnonzero(np.isnan(out)).tolist()[:5]}: it must write every entry of the "
                       "gradient (the engine reuses the buffer)", RuntimeWarning, stacklevel=3)
+
+
+def _first_line(err: BaseException) -> str:
+    """``"ExcType: first line of its message"`` (just the type when the message is empty)."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__

@@ -275,6 +275,34 @@ def test_custom_oracle_with_a_wrong_contract_fails_at_construction():
         problems.custom(leaves_out_unset, 1, X)
 
 
+def test_custom_oracle_typing_error_is_a_contract_error():
+    import numba
+
+    @numba.njit
+    def len_of_int(x, i, X, Y, P, out):  # len(int) does not type: a Numba TypingError
+        out[0] = len(i)
+        return 0.0
+
+    with pytest.raises(TypeError, match=r"grad_fn\(x, i, X, Y, P, out\) -> float.*TypingError"):
+        problems.custom(len_of_int, 1, np.array([[1.0]]))
+
+
+def test_custom_oracle_undefined_at_the_probe_point_is_a_warning_not_an_error():
+    import numba
+
+    @numba.njit
+    def inverse(x, i, X, Y, P, out):  # f_i(x) = X_i / x, undefined at the probe point x = 0
+        out[0] = -X[i, 0] / (x[0] * x[0])
+        return X[i, 0] / x[0]
+
+    X = np.array([[1.0], [3.0]])
+    with pytest.warns(RuntimeWarning, match=r"could not evaluate grad_fn at x = 0.*ZeroDivisionError"):
+        prob = problems.custom(inverse, 1, X)
+    # built, and right where it is defined: at x = 2, gradients -X_i / 4 and losses X_i / 2
+    np.testing.assert_array_equal(prob.per_example_grads([2.0]).ravel(), [-0.25, -0.75])
+    np.testing.assert_array_equal(prob.losses([2.0]), [0.5, 1.5])
+
+
 def test_datasets_and_small_helpers_reject_bad_input_naming_the_parameter():
     from clipsgd import datasets, exact
 
