@@ -223,6 +223,59 @@ def default_metrics(result) -> dict:
         out["epsilon"] = float(eps)
     return out
 
+#: Columns every row has besides the metrics: a metric must not take their names.
+_RESERVED_COLUMNS = ("seed", "key", "diverged", "error")
+
+
+class _NamedMetrics:
+    """``{name: fn}`` as one ``metrics(result) -> dict``: column ``name`` holds ``fn(result)``."""
+
+    def __init__(self, functions: dict):
+        self.functions = functions
+
+    def __call__(self, result) -> dict:
+        return {name: fn(result) for name, fn in self.functions.items()}
+
+
+def _is_anonymous(fn) -> bool:
+    """A lambda: its qualified name (``<lambda>``) is shared by every other lambda in scope."""
+    return getattr(fn, "__name__", None) == "<lambda>"
+
+
+def _metrics_spec(metrics, grid, store):
+    """``(callable or None, its identity in the store key)`` from the ``metrics`` argument.
+
+    A callable is identified by its qualified name (as it always was, so stores made
+    before keep resuming); a dict by its names and functions. A lambda given alone with a
+    ``store`` is a ValueError: two different lambdas would get the same key, and one
+    would silently load (or overwrite) the other's stored results.
+    """
+    if metrics is None:
+        return None, None
+    if isinstance(metrics, Mapping):
+        if not metrics:
+            raise ValueError("metrics must map at least one column name to a function")
+        taken = set(_RESERVED_COLUMNS) | set(grid or {})
+        for name, fn in metrics.items():
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"metrics names must be non-empty strings (got {name!r})")
+            if name in taken:
+                raise ValueError(f"metrics name {name!r} is a column of every row already; "
+                                 f"choose a name other than {sorted(taken)}")
+            if not callable(fn):
+                raise TypeError(f"metrics[{name!r}] must be a callable result -> value "
+                                f"(got {type(fn).__name__})")
+        functions = dict(metrics)
+        return _NamedMetrics(functions), {name: _callable_name(fn) for name, fn in functions.items()}
+    if not callable(metrics):
+        raise TypeError("metrics must be a callable result -> dict or a dict {name: callable result -> value} "
+                        f"(got {type(metrics).__name__})")
+    if store is not None and _is_anonymous(metrics):
+        raise ValueError("metrics is a lambda: its name '<lambda>' is the same for every lambda, so the store "
+                         "could not tell two different metrics apart (one would load or overwrite the other's "
+                         "results); pass a named function (def) or a dict {'name': function}")
+    return metrics, _callable_name(metrics)
+
 
 def _run_point(problem, algorithm, seed, steps, runs, run_kwargs, metrics):
     """Worker side of one point: run, reduce with ``metrics``, return plain JSON data."""
@@ -459,10 +512,15 @@ def sweep(problem, algorithm, grid: Optional[Mapping] = None, *, seeds=(0,), ste
         ``dask.distributed.Client`` or its ``get_executor()``).
     progress : bool, default True
         A text progress bar on stderr.
-    metrics : callable, optional
+    metrics : callable or dict of str -> callable, optional
         ``metrics(result) -> dict`` of JSON-serialisable values (numbers, lists,
         arrays, strings), evaluated where the point runs; default
-        :func:`default_metrics`. Its qualified name is part of the key.
+        :func:`default_metrics`. Or a dict ``{name: fn}``: column ``name`` holds
+        ``fn(result)`` (a name must not be ``seed``, ``key``, ``diverged``, ``error`` or
+        a grid parameter). The store key contains the function's qualified name (for a
+        dict: the names and functions), so with a ``store`` a lambda cannot be passed
+        alone (every lambda is called ``<lambda>``: two would share stored results);
+        inside a dict the name identifies it.
     max_pending : int, default 64
         Most points submitted to ``executor`` and not yet finished.
     **run_kwargs
@@ -503,18 +561,17 @@ def sweep(problem, algorithm, grid: Optional[Mapping] = None, *, seeds=(0,), ste
     steps = check_int("steps", steps, 1)
     runs = check_int("runs", runs, 1)
     max_pending = check_int("max_pending", max_pending, 1)
-    if metrics is not None and not callable(metrics):
-        raise TypeError(f"metrics must be a callable result -> dict (got {type(metrics).__name__})")
     unknown = set(run_kwargs) - {"x0", "record_every", "record_loss", "delta"}
     if unknown:
         raise TypeError(f"unexpected keyword argument(s) {sorted(unknown)} (run options are "
                         "x0, record_every, record_loss, delta)")
     points = grid_points(grid, seeds)
     resolve = _resolver(algorithm, grid)
+    metrics, metrics_id = _metrics_spec(metrics, grid, store)
 
     options = {k: (_array_digest(np.asarray(v, float)) if k == "x0" and v is not None else v)
                for k, v in sorted(run_kwargs.items())}
-    options["metrics"] = _callable_name(metrics)
+    options["metrics"] = metrics_id
     fingerprint = _problem_fingerprint(problem)
     tasks = []  # (key, params, algorithm)
     for p in points:

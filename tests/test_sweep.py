@@ -188,6 +188,11 @@ def test_progress_bar_reaches_the_end(capsys):
     (dict(steps=0), ValueError, "steps"),
     (dict(seeds=[]), ValueError, "seeds"),
     (dict(metrics=lambda res: 3.0), TypeError, "metrics"),
+    (dict(metrics=3.0), TypeError, "metrics"),
+    (dict(metrics={}), ValueError, "metrics"),
+    (dict(metrics={"seed": len}), ValueError, "metrics name 'seed'"),  # a column of every row
+    (dict(metrics={"c": len}), ValueError, "metrics name 'c'"),  # a grid parameter
+    (dict(metrics={"m": 3.0}), TypeError, r"metrics\['m'\]"),
     (dict(executor=object()), TypeError, "executor"),
     (dict(bogus=1), TypeError, "bogus"),
 ])
@@ -246,3 +251,19 @@ def test_a_diverging_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     again = sweep(problems.example1(), SGD(lr=0.01), {"lr": [0.01, 3.0, 0.02]}, store=str(tmp_path),
                   steps=2000, runs=2, record_loss=False, progress=False)
     assert again.loaded == 3 and again.computed == 0
+
+
+def test_a_lambda_metric_with_a_store_is_refused_and_a_dict_names_each_metric(tmp_path):
+    # every lambda is called '<lambda>', the name that goes into the store key: a second sweep
+    # with another lambda would load the first one's results as its own, so it is refused
+    base, store = ClippedSGD(lr=0.01, c=1.0), str(tmp_path)
+    kw = dict(seeds=[0], steps=10, runs=2, progress=False, store=store)
+    with pytest.raises(ValueError, match=r"metrics is a lambda.*named function.*dict"):
+        sweep(problems.example1(), base, {"c": [1.0]}, metrics=lambda res: {"m": 1.0}, **kw)
+    first = sweep(problems.example1(), base, {"c": [1.0]}, metrics={"m": lambda res: 1.0}, **kw)
+    second = sweep(problems.example1(), base, {"c": [1.0]}, metrics={"other": lambda res: 2.0}, **kw)
+    # different names, different keys: the second is computed, not loaded from the first
+    assert first[0]["m"] == 1.0 and second[0]["other"] == 2.0 and "m" not in second[0]
+    assert second.computed == 1 and second.loaded == 0 and first[0]["key"] != second[0]["key"]
+    again = sweep(problems.example1(), base, {"c": [1.0]}, metrics={"m": lambda res: 1.0}, **kw)
+    assert again.loaded == 1 and again[0]["m"] == 1.0  # same names: resumed from the store
