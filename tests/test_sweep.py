@@ -267,3 +267,19 @@ def test_a_lambda_metric_with_a_store_is_refused_and_a_dict_names_each_metric(tm
     assert second.computed == 1 and second.loaded == 0 and first[0]["key"] != second[0]["key"]
     again = sweep(problems.example1(), base, {"c": [1.0]}, metrics={"m": lambda res: 1.0}, **kw)
     assert again.loaded == 1 and again[0]["m"] == 1.0  # same names: resumed from the store
+
+
+def test_cli_table_shows_which_points_diverged(capsys):
+    from clipsgd.cli import main
+
+    # Example 1 with lr = 3: unclipped (c = inf) SGD doubles |x - x*| every step (1 - lr = -2) and
+    # overflows within 2000 steps; clipped at c = 1 a step moves x by at most lr * c = 3: no overflow
+    argv = ["sweep", "--c", "inf", "1", "--k", "0", "--lr", "3", "--seeds", "0", "1", "--steps", "2000",
+            "--runs", "2", "--quiet"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[1].split()
+    assert header[:6] == ["c", "k", "z", "lr", "n_seeds", "diverged"]
+    assert lines[2].split()[:6] == ["inf", "0", "0", "3", "2", "2/2"]  # both seeds diverged
+    assert lines[3].split()[:6] == ["1", "0", "0", "3", "2", "0/2"]
+    assert lines[4].startswith("diverged: 1 of 2 point(s), 2 of 4 seed(s); a diverged run")

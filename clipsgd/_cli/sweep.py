@@ -4,7 +4,8 @@ Each point is clipped SGD (``z = 0``) or DP-SGD (``z > 0``) with Poisson samplin
 expected batch ``--batch-size`` on Example 1 or 2 of arXiv:2006.15429 (or on your own
 atoms, ``--atoms``). The table printed at the end averages over seeds and shows, next
 to the mean final iterate, the exact zero of the expected (perturbed) clipped gradient
-(clipsgd.stationary_points), where the runs should stall.
+(clipsgd.stationary_points), where the runs should stall, and in column ``diverged`` how
+many of its seeds diverged (a footer counts them; such a point has no other metrics).
 
 Store semantics: ``--store DIR`` keeps one file per finished point and the command line
 in ``DIR/cli.json``. Running again on a store that already has results needs
@@ -140,6 +141,18 @@ def _fmt(v):
     return str(v)
 
 
+def _mark_diverged(rows) -> int:
+    """Replace each row's ``diverged`` fraction by ``"k/n"`` (k of its n seeds diverged) and
+    store k as ``n_diverged``; return the total number of diverged seeds."""
+    total = 0
+    for r in rows:
+        k = int(round(r.get("diverged", 0.0) * r["n_seeds"]))
+        r["n_diverged"] = k
+        r["diverged"] = f"{k}/{r['n_seeds']}"
+        total += k
+    return total
+
+
 def _main(args):
     from clipsgd.exact import stationary_points
     from clipsgd.sweep import sweep
@@ -175,8 +188,9 @@ def _main(args):
             row["stationary"] = " ".join(parts) or "-"
         except ValueError:
             row["stationary"] = "-"
-    cols = [c for c in ("c", "k", "z", "lr", "n_seeds", "x_mean", "stationary", "x_std", "dist_to_opt",
-                        "clip_fraction", "epsilon") if any(c in r for r in rows)]
+    n_diverged = _mark_diverged(rows)
+    cols = [c for c in ("c", "k", "z", "lr", "n_seeds", "diverged", "x_mean", "stationary", "x_std",
+                        "dist_to_opt", "clip_fraction", "epsilon") if any(c in r for r in rows)]
     x_star = problem.x_star
     print(f"{problem!r}: x* = {float(x_star[0]):.4g}; {settings['runs']} runs x {settings['steps']} steps per "
           f"point; {table.computed} point(s) computed, {table.loaded} from the store")
@@ -184,5 +198,9 @@ def _main(args):
     print("  ".join(c.rjust(widths[c]) for c in cols))
     for r in rows:
         print("  ".join(_fmt(r.get(c, "")).rjust(widths[c]) for c in cols))
+    n_seeds = sum(r["n_seeds"] for r in rows)
+    print(f"diverged: {sum(1 for r in rows if r['n_diverged'])} of {len(rows)} point(s), {n_diverged} of "
+          f"{n_seeds} seed(s)" + ("; a diverged run (step size too large) has no metrics, so a point "
+                                  "with a diverged seed shows none" if n_diverged else ""))
     sys.stdout.flush()
     return 0
