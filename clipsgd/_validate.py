@@ -18,6 +18,7 @@ __all__ = [
     "check_open_unit",
     "check_rate",
     "check_int",
+    "check_bool",
     "check_finite_array",
     "check_clip_threshold",
 ]
@@ -84,6 +85,13 @@ def check_int(name: str, value, minimum: int = 0) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum} (got {value})")
     return value
+
+
+def check_bool(name: str, value) -> bool:
+    """``True`` or ``False`` (also NumPy's); anything else (``"no"``, 0, None) is a TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False (got {value!r})")
+    return bool(value)
 
 
 def check_clip_threshold(name: str, value) -> float:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import problems as _problems
-from ._validate import check_finite_array, check_int, check_real
+from ._validate import check_bool, check_finite_array, check_int, check_real
 
 __all__ = ["Dataset", "load", "make_problem", "accuracy", "predict", "predict_problem", "problem_accuracy", "DATASETS"]
 
@@ -81,14 +81,27 @@ def load(name: str = "breast_cancer", test_fraction: float = 0.25, seed: int = 0
     ----------
     name : {"breast_cancer", "digits", "wine", "iris"}
     test_fraction : float in (0, 1)
+        Fraction of each class held out for testing (rounded per class). It must leave
+        at least one example of every class for training (so at least ``n_classes >= 2``
+        training examples: a model is fit to every label it is scored on, and the
+        standardisation has more than one row) and at least one example to test.
     seed : int
     intercept : bool
         Append a column of ones (the bias) after standardisation.
+
+    Raises
+    ------
+    ValueError
+        ``name`` unknown, ``test_fraction`` outside (0, 1) or leaving a split as
+        described above, ``seed`` negative.
+    TypeError
+        ``intercept`` not a bool, ``seed`` not an integer.
     """
     frac = check_real("test_fraction", test_fraction)
     if not 0 < frac < 1:
         raise ValueError(f"test_fraction must be in (0, 1) (got {test_fraction!r})")
     seed = check_int("seed", seed, 0)
+    intercept = check_bool("intercept", intercept)
     X, y = _raw(name)
     rng = np.random.default_rng(seed)
     test = np.zeros(len(y), bool)
@@ -96,9 +109,13 @@ def load(name: str = "breast_cancer", test_fraction: float = 0.25, seed: int = 0
         idx = np.flatnonzero(y == cls)
         rng.shuffle(idx)
         test[idx[: int(round(frac * len(idx)))]] = True
-    if test.all() or not test.any():
+    missing = [int(cls) for cls in np.unique(y) if test[y == cls].all()]
+    if missing or not test.any():
         raise ValueError(f"test_fraction={test_fraction!r} leaves {int((~test).sum())} training and "
-                         f"{int(test.sum())} test examples of {len(y)}; choose a fraction that keeps both")
+                         f"{int(test.sum())} test examples of {len(y)}"
+                         + (f", no training example of class(es) {missing}" if missing else "")
+                         + "; test_fraction must keep at least one example of every class for training "
+                           "and at least one example for testing")
     Xtr, Xte = X[~test], X[test]
     mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)  # constant pixels in digits
@@ -150,14 +167,31 @@ def accuracy(x, X, y, n_classes: int) -> float:
     y : array_like (m,)
         Labels in ``{0, ..., n_classes - 1}``.
     n_classes : int >= 2
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, ``X`` without rows, ``n_classes < 2``, or a label of
+        ``y`` outside ``{0, ..., n_classes - 1}``.
     """
     x, X, n_classes = _check_linear_model(x, X, n_classes)
-    y = check_finite_array("y", y, ndim=1)
+    y = _check_labels(y, n_classes)
     if X.shape[0] == 0:
         raise ValueError("X has no rows: accuracy is undefined on an empty set")
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have one label per row of X ({X.shape[0]}; got {y.shape[0]})")
     return float(np.mean(predict(x, X, n_classes) == y))
+
+
+def _check_labels(y, n_classes: int) -> np.ndarray:
+    """``y`` as a float array of labels in {0, ..., n_classes - 1}: a label the model cannot
+    predict would silently count as an error, not as bad input."""
+    y = check_finite_array("y", y, ndim=1)
+    bad = y[(y != np.round(y)) | (y < 0) | (y >= n_classes)]
+    if bad.size:
+        raise ValueError(f"y must contain integer labels in {{0, ..., {n_classes - 1}}} (n_classes="
+                         f"{n_classes}; got {bad.size} other value(s), e.g. {float(bad[0])!r})")
+    return y
 
 
 def predict_problem(problem, x, X) -> np.ndarray:
@@ -231,8 +265,8 @@ def problem_accuracy(problem, x, X, y) -> float:
     >>> problem_accuracy(prob, [2.0, -1.0], [[1.0, 1.0], [-1.0, 1.0]], [1.0, 1.0])
     0.5
     """
-    y = check_finite_array("y", y, ndim=1)
     pred = predict_problem(problem, x, X)
+    y = _check_labels(y, 2 if problem.kind == _problems.LOGISTIC else int(problem.P[0]))
     if y.shape[0] != pred.shape[0]:
         raise ValueError(f"y must have one label per row of X (got {y.shape[0]} and {pred.shape[0]})")
     return float(np.mean(pred == y))

@@ -330,3 +330,30 @@ def test_datasets_and_small_helpers_reject_bad_input_naming_the_parameter():
         clipsgd.clip(np.array([3 + 4j]), 1.0)
     # and the right answer still comes out for good input
     assert datasets.accuracy(np.zeros(p), d.X_test, d.y_test, 2) == pytest.approx(np.mean(d.y_test == 0))
+
+
+def test_datasets_reject_labels_out_of_range_one_class_splits_and_non_bool_intercept():
+    from clipsgd import datasets
+
+    d = datasets.load("iris")  # 3 classes
+    p = d.X_test.shape[1]
+    x = np.zeros(p * 3)
+    # a label the model cannot predict (3, -1, 0.5) would silently count as a wrong prediction
+    for bad in (3.0, -1.0, 0.5):
+        y = d.y_test.copy()
+        y[0] = bad
+        with pytest.raises(ValueError, match=r"^y must contain integer labels in \{0, \.\.\., 2\}"):
+            datasets.accuracy(x, d.X_test, y, 3)
+    prob = datasets.make_problem(d)
+    with pytest.raises(ValueError, match=r"^y must contain integer labels in \{0, \.\.\., 2\}"):
+        datasets.problem_accuracy(prob, x, d.X_test, d.y_test + 1)
+    # breast_cancer at 0.998: round(0.998 * 212) = 212 of class 0 go to test, so the training set
+    # would be 1 example of class 1 only
+    with pytest.raises(ValueError, match=r"test_fraction=0.998 leaves 1 training.*class\(es\) \[0\]"):
+        datasets.load("breast_cancer", test_fraction=0.998)
+    for bad in ("no", 0, None):
+        with pytest.raises(TypeError, match=r"^intercept must be True or False"):
+            datasets.load("iris", intercept=bad)
+    # good input still works: 0.97 keeps 2 of each 50-example iris class for training
+    small = datasets.load("iris", test_fraction=0.97, intercept=False)
+    assert np.bincount(small.y_train.astype(int)).tolist() == [2, 2, 2] and small.X_train.shape[1] == 4
