@@ -42,10 +42,27 @@ def section_name(spec: str) -> str:
 
 
 def select_sections(only) -> list:
-    """The section specs whose short name contains one of ``only`` (all when empty); a string
-    that matches no section is a ValueError listing the names."""
-    if not only:
+    """The section specs whose short name contains one of ``only`` (all when ``None``).
+
+    Parameters
+    ----------
+    only : str, sequence of str or None
+        Parts of section names (see :func:`section_name`).
+
+    Raises
+    ------
+    ValueError
+        ``only`` is an empty sequence (it would silently run everything), or one of its
+        strings matches no section (the message lists the names).
+    """
+    if only is None:
         return list(SECTIONS)
+    if isinstance(only, str):
+        only = [only]
+    only = list(only)
+    if not only:
+        raise ValueError("only must name at least one section (or be None for all of them); "
+                         f"the sections are: {', '.join(section_name(spec) for spec in SECTIONS)}")
     names = [section_name(spec) for spec in SECTIONS]
     unknown = [o for o in only if not any(o in n for n in names)]
     if unknown:
@@ -256,11 +273,34 @@ def _load_section(spec):
 
 
 def reproduce(out: str, quick: bool = False, seed: int = 0, verbose: bool = True, only=None) -> dict:
-    """Run every section; write figures, ``report.md`` and ``results.json`` into ``out``."""
+    """Run the sections; write figures, ``report.md`` and ``results.json`` into ``out``.
+
+    Parameters
+    ----------
+    out : str
+        Output folder (created if missing).
+    quick : bool
+        Smaller runs; the report header says ``quick mode`` (else ``full mode``).
+    seed : int
+        Seed of every simulation.
+    verbose : bool
+        Progress messages on stderr.
+    only : str, sequence of str or None
+        Run only the sections selected by :func:`select_sections` (all when ``None``).
+        The report header then says it is partial and names the sections that ran and
+        those omitted; ``results.json`` lists them (``sections_run``,
+        ``sections_omitted``, ``sections_unavailable``).
+
+    Returns
+    -------
+    dict
+        The content of ``results.json``.
+    """
     specs = select_sections(only)
     os.makedirs(out, exist_ok=True)
     ctx = Context(out=out, quick=quick, seed=seed, verbose=verbose)
-    sections = [s for s in (_load_section(spec) for spec in specs) if s is not None]
+    loaded = {spec: _load_section(spec) for spec in specs}
+    sections = [s for s in loaded.values() if s is not None]
     outputs = []
     for i, section in enumerate(sections, 1):
         ctx.log(f"section {i}/{len(sections)}: {section.__doc__.strip().splitlines()[0]}")
@@ -268,12 +308,15 @@ def reproduce(out: str, quick: bool = False, seed: int = 0, verbose: bool = True
         o = section(ctx)
         o["seconds"] = time.perf_counter() - t
         outputs.append(o)
+    coverage = _coverage(specs, loaded)
     header = f"""# clipsgd reproduce report
 
 Chen, Wu, Hong, "Understanding Gradient Clipping in Private SGD: A Geometric Perspective"
 (NeurIPS 2020, arXiv:2006.15429), reproduced with clipsgd {_version()}
 ({'quick' if quick else 'full'} mode, seed {seed}, Python {platform.python_version()},
 {time.strftime('%Y-%m-%d %H:%M')}).
+
+{coverage['text']}
 
 Honest scope: clipsgd is for teaching and research. Its Gaussian noise is not hardened
 against floating-point attacks, so the epsilons below describe the idealised mechanism.
@@ -282,6 +325,7 @@ against floating-point attacks, so the epsilons below describe the idealised mec
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(report)
     results = {"quick": quick, "seed": seed, "version": _version(),
+               **{k: coverage[k] for k in ("sections_run", "sections_omitted", "sections_unavailable")},
                "sections": {o["title"]: {"results": o["results"], "seconds": o["seconds"],
                                          "figures": [os.path.basename(p) for p in o["figures"]]}
                             for o in outputs}}
@@ -290,6 +334,24 @@ against floating-point attacks, so the epsilons below describe the idealised mec
         json.dump(_strict(results), f, indent=1, default=_json_default, allow_nan=False)
     ctx.log(f"wrote {out}/report.md, results.json and {sum(len(o['figures']) for o in outputs)} figures")
     return results
+
+
+def _coverage(specs, loaded) -> dict:
+    """Which sections ran, which ``only`` left out and which are not installed, by short name,
+    with one sentence for the report (a partial report must say it is partial)."""
+    run = [section_name(spec) for spec in specs if loaded[spec] is not None]
+    unavailable = [section_name(spec) for spec in specs if loaded[spec] is None]
+    omitted = [section_name(spec) for spec in SECTIONS if spec not in specs]
+    if omitted or unavailable:
+        text = f"**Partial report**: {len(run)} of {len(SECTIONS)} sections ran ({', '.join(run) or 'none'})."
+        if omitted:
+            text += f" Omitted (not selected by --only): {', '.join(omitted)}."
+        if unavailable:
+            text += f" Not available in this installation: {', '.join(unavailable)}."
+    else:
+        text = f"All {len(SECTIONS)} sections ran: {', '.join(run)}."
+    return {"text": text, "sections_run": run, "sections_omitted": omitted,
+            "sections_unavailable": unavailable}
 
 
 def _strict(o):

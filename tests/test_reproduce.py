@@ -73,3 +73,35 @@ def test_output_folder_that_cannot_be_made_is_a_one_line_error(tmp_path, capsys)
     blocker.write_text("x")
     assert main(["reproduce", "--out", str(blocker / "sub"), "--only", "example2", "--quiet"]) == 2
     assert "clipsgd reproduce: error:" in capsys.readouterr().err
+
+
+def test_a_partial_report_names_the_sections_run_and_omitted(quick_job):
+    out, res, report = quick_job  # run with --only example real_data --quick
+    header = report.split("Honest scope")[0]
+    assert "(quick mode" in header and "full mode" not in header
+    assert ("**Partial report**: 3 of 5 sections ran (example1, example2, real_data). "
+            "Omitted (not selected by --only): geometry_study, bias_study.") in header
+    assert res["sections_run"] == ["example1", "example2", "real_data"]
+    assert res["sections_omitted"] == ["geometry_study", "bias_study"]
+
+
+def test_a_complete_run_says_so_and_an_absent_module_is_named():
+    from clipsgd.reproduce import SECTIONS, _coverage
+
+    every = _coverage(list(SECTIONS), {spec: print for spec in SECTIONS})  # any callable: loaded
+    assert every["text"].startswith("All 5 sections ran: example1, example2, real_data")
+    assert every["sections_omitted"] == every["sections_unavailable"] == []
+    missing = _coverage(list(SECTIONS), {spec: (None if "bias" in spec else print) for spec in SECTIONS})
+    assert missing["text"].startswith("**Partial report**: 4 of 5 sections ran")
+    assert "Not available in this installation: bias_study." in missing["text"]
+
+
+def test_only_without_a_name_is_an_error_not_everything(capsys):
+    from clipsgd.reproduce import select_sections
+
+    with pytest.raises(SystemExit) as exc:  # argparse: --only needs at least one NAME (nargs='+')
+        main(["reproduce", "--only"])
+    assert exc.value.code == 2 and "--only" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="only must name at least one section"):
+        select_sections([])
+    assert select_sections("example2") == [s for s in select_sections(None) if s.endswith("example2")]
