@@ -2,7 +2,12 @@
 
 Each command lives in its own module under :mod:`clipsgd._cli` and exposes
 ``register(subparsers)``, which adds its parser(s) and sets ``func`` (a callable taking the
-parsed namespace and returning an exit code). Adding a command = adding a module and a
+parsed namespace and returning an exit code) and optionally ``memory_hint`` (what to try
+after a MemoryError, e.g. ``"--quick"``).
+
+Errors become one line on stderr, ``clipsgd <command>: error: ...``, never a traceback:
+bad input (ValueError, TypeError) and files (OSError) exit with status 2, running out of
+memory (MemoryError) with status 1. Adding a command = adding a module and a
 line to :data:`COMMAND_MODULES`.
 """
 
@@ -46,8 +51,18 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, OSError) as exc:  # bad input, or an output folder that cannot be written
-        print(f"clipsgd {args.command}: error: {exc}", file=sys.stderr)
+        _error(args, str(exc))
         return 2
+    except MemoryError as exc:  # a resource limit, not bad input: status 1
+        detail = f" ({exc})" if str(exc) else ""
+        hint = getattr(args, "memory_hint", None) or "smaller sizes"
+        _error(args, f"out of memory while running '{args.command}'{detail}; try {hint}, or free memory")
+        return 1
+
+
+def _error(args, message: str) -> None:
+    """The one line on stderr that replaces a traceback: ``clipsgd <command>: error: ...``."""
+    print(f"clipsgd {args.command}: error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

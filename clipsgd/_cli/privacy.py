@@ -39,7 +39,7 @@ def register(sub):
     p.add_argument("--batch-size", "-B", type=int, default=None,
                    help="fixed batch size (shuffle, replacement)")
     p.add_argument("--n", type=int, default=None, help="dataset size (shuffle, replacement)")
-    p.set_defaults(func=_epsilon)
+    p.set_defaults(func=_epsilon, memory_hint="--accountant rdp (lighter than pld)")
 
     c = sub.add_parser(
         "calibrate",
@@ -55,7 +55,7 @@ def register(sub):
     _common(c)
     c.add_argument("--rtol", type=float, default=0.01,
                    help="relative tolerance on z (default 0.01)")
-    c.set_defaults(func=_calibrate)
+    c.set_defaults(func=_calibrate, memory_hint="--accountant rdp (lighter than pld)")
 
 
 def _common(p):

@@ -10,7 +10,7 @@ def register(sub):
                    help="run only the sections whose name contains one of these strings (at least one; "
                         "report.md then lists the sections run and omitted): " + ", ".join(_names()))
     p.add_argument("--quiet", action="store_true", help="no progress messages")
-    p.set_defaults(func=_main)
+    p.set_defaults(func=_main, memory_hint="--quick or --only with fewer sections")
 
 
 def _names():

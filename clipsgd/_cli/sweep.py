@@ -66,7 +66,7 @@ def register(sub):
                    help="address of a dask.distributed scheduler to run the points on (extra 'distributed')")
     p.add_argument("--json", default=None, help="write every row (all seeds) to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_main)
+    p.set_defaults(func=_main, memory_hint="fewer --runs, or fewer --workers")
 
 
 def _settings(args) -> dict:

@@ -25,7 +25,7 @@ def register(sub):
                    help="run only this check group (repeatable): lemma1, lemma2, lemma2_tight, "
                    "theorem1, theorem2, theorem3, theorem3_kappa, perturbation, privacy")
     p.add_argument("--verbose", "-v", action="store_true", help="print each result as it finishes")
-    p.set_defaults(func=_verify)
+    p.set_defaults(func=_verify, memory_hint="--quick or --only with fewer checks")
 
 
 def _verify(args) -> int:
