@@ -36,6 +36,7 @@
 # %%
 import os
 import time
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -138,6 +139,22 @@ print(f"(accounting took {time.perf_counter() - t0:.1f} s)")
 # roughly $q\sqrt{T}$ afterwards. The PLD points sit below the RDP curves: both are upper
 # bounds on the true $\varepsilon$, and PLD is the tighter one.
 #
+# PLD discretises the privacy-loss distribution on a grid whose width grows with the
+# privacy loss: for a tiny noise multiplier it needs gigabytes (at $z = 10^{-3}$ it would
+# ask for tens of GiB). So clipsgd first computes the cheap RDP bound; when that exceeds
+# `privacy.RDP_SCREEN` (= 50, far beyond any meaningful budget) it returns the RDP
+# number, says so in a `RuntimeWarning`, and reports the accountant it really used.
+# `rdp_screen=None` forces PLD whatever it costs.
+
+# %%
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    eps_tiny = privacy.epsilon(0.05, 0.01, 1000, 1e-5)  # PLD asked for, RDP screen answers
+print(f"z = 0.05: epsilon = {eps_tiny:.4g}, RDP bound "
+      f"{privacy.epsilon(0.05, 0.01, 1000, 1e-5, accountant='rdp'):.4g}")
+print("warning:", caught[0].message if caught else "none")
+
+# %% [markdown]
 # ## 4. Calibration: the noise for a target $\varepsilon$
 #
 # In practice one fixes the budget $(\varepsilon, \delta)$, the sampling rate and the
