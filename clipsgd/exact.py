@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy.special import erfcx, logsumexp, ndtr
+from scipy.special import erf as _erf
+from scipy.special import erfcx, log_ndtr, logsumexp, ndtr
 
 from ._validate import check_clip_threshold, check_finite_array, check_nonnegative, check_positive
 from .problems import LEAST_SQUARES, QUADRATIC, Problem
@@ -61,7 +62,28 @@ def _phi(t):
     return _INV_SQRT_2PI * np.exp(-0.5 * t * t)
 
 
-_SERIES_R = 1e-2  # (|m| + c)/k at or below which perturbed_clip_mean uses its series
+_SERIES_B = 1e-2  # mu = m/k or p = c/k at or below which the swap series replaces the closed form
+
+
+def _series_bracket(a, b):
+    r""":math:`b^2\,[1/3 + (a^2 - 3)\,b^2/60]`, written with :math:`(ab)^2` (no overflow of :math:`a^2`)."""
+    bb = b * b
+    return bb * (1.0 / 3.0 + ((a * b) ** 2 - 3.0 * bb) / 60.0)
+
+
+def _swap_series(a, b):
+    r""":math:`S(a, b) = \operatorname{erf}(a/\sqrt2) - a\varphi(a)\,b^2[1/3 + (a^2 - 3)\,b^2/60]`.
+
+    :math:`H_k(m) = c\,S(\mu, p) + O(c\,p^6)` with :math:`\mu = m/k`, :math:`p = c/k`; by the
+    symmetry of :math:`H_k` in (m, c) (see :func:`perturbed_clip_mean`) also
+    :math:`H_k(m) = m\,S(p, \mu) + O(k\,\mu^7)`. The full series is
+    :math:`\operatorname{erf}(a/\sqrt2) - 2\varphi(a)\sum_{j\ \mathrm{odd}}
+    \mathrm{He}_j(a)\,b^{j+1}/(j+2)!`; the first omitted term,
+    :math:`-2\varphi(a)\mathrm{He}_5(a)\,b^6/7!`, is below :math:`4\cdot10^{-15}` relative
+    to S for :math:`|b| \le 10^{-2}` and every a.
+    """
+    a_ = np.clip(a, -40.0, 40.0)  # a phi(a) = 0 in double beyond 38.6; avoids inf * 0
+    return _erf(a / math.sqrt(2.0)) - a_ * _phi(a_) * _series_bracket(a_, b)
 
 
 def perturbed_clip_mean(m, c, k):
@@ -78,11 +100,23 @@ def perturbed_clip_mean(m, c, k):
     -----
     With :math:`\alpha = (c - m)/k`, :math:`\beta = (-c - m)/k`:
     :math:`H_k(m) = m[\Phi(\alpha) - \Phi(\beta)] + c[\Phi(-\alpha) - \Phi(\beta)]
-    + k[\varphi(\beta) - \varphi(\alpha)]`. For :math:`r = (|m| + c)/k \le 10^{-2}` the
-    terms (of size k) cancel to a result of size :math:`cm/k`, so the series
-    :math:`H_k(m) = L_k[m - (m^3 + c^2 m)/(6k^2) + (m^5 + 10c^2m^3/3 + c^4 m)/(40k^4)]`,
-    :math:`L_k = 2c/(k\sqrt{2\pi})`, is used there (relative error :math:`O(r^6)`;
-    derived and checked in ``theory/perturbation.py``).
+    + k[\varphi(\beta) - \varphi(\alpha)]`. Since
+    :math:`\operatorname{clip}(Y, c) = \int_{-c}^{c} (1\{Y > y\} - \tfrac12)\,dy`,
+    :math:`H_k(m) = \Psi(m + c) - \Psi(m - c)` with :math:`\Psi` even, so :math:`H_k` is
+    symmetric in (m, c). Write :math:`\mu = m/k`, :math:`p = c/k` and
+    :math:`S(a, b) = \operatorname{erf}(a/\sqrt2) - a\varphi(a)\,b^2[1/3 + (a^2 - 3)b^2/60]`.
+    The closed form's terms (of size :math:`\max(k, |m|, c)`) cancel where the result is
+    much smaller, so two series replace it (relative error below :math:`4\cdot10^{-15}`):
+
+    * :math:`p \le 10^{-2}` (c tiny against k, which includes large k):
+      :math:`H_k(m) = c\,S(\mu, p) + O(c\,p^6)`;
+    * else :math:`|\mu| \le 10^{-2}` (m tiny against k):
+      :math:`H_k(m) = m\,S(p, \mu) + O(k\,\mu^7)`.
+
+    The first is the Taylor series of :math:`\int_{-c}^{c}(y - c\,\mathrm{sgn}\,y)
+    \,\varphi((y - m)/k)\,dy/k` in y; the second follows by the symmetry. For
+    :math:`\mu, p \to 0` they reduce to the large-k series of ``theory/perturbation.py``,
+    :math:`H_k(m) = L_k[m - (m^3 + c^2 m)/(6k^2) + O(k^{-4})]`, :math:`L_k = 2c/(k\sqrt{2\pi})`.
 
     Examples
     --------
@@ -98,17 +132,14 @@ def perturbed_clip_mean(m, c, k):
         return m.copy()
     if k == 0:
         return np.clip(m, -c, c)
-    a = (-c - m) / k
-    b = (c - m) / k
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        a = (-c - m) / k
+        b = (c - m) / k
         closed = c * ndtr(-b) - c * ndtr(a) + m * (ndtr(b) - ndtr(a)) + k * (_phi(a) - _phi(b))
-        # large k: the closed form cancels (terms ~ k, result ~ c m / k); the series in 1/k^2
-        # (theory/perturbation.py, sympy-checked) has relative error O(r^6), r = (|m| + c)/k
-        r = (np.abs(m) + c) / k
-        m2, c2, k2 = m * m, c * c, k * k
-        series = (2.0 * c / (k * math.sqrt(2.0 * math.pi))) * m * (
-            1.0 - (m2 + c2) / (6.0 * k2) + (m2 * m2 + (10.0 / 3.0) * c2 * m2 + c2 * c2) / (40.0 * k2 * k2))
-    return np.where(r <= _SERIES_R, series, closed)
+        mu, p = m / k, c / k
+        if p <= _SERIES_B:
+            return c * _swap_series(mu, p)
+        return np.where(np.abs(mu) <= _SERIES_B, m * _swap_series(p, mu), closed)
 
 
 def _G(t):
@@ -127,36 +158,74 @@ def _G(t):
     return np.where(neg, np.maximum(left, 0.0), right)
 
 
+def _small_c(mu, p):
+    r"""Where the shortfall uses its small-c series: :math:`p\,\max(1, \mu) \le 10^{-2}`."""
+    return p * np.maximum(mu, 1.0) <= _SERIES_B
+
+
+def _shortfall_correction(mu, p):
+    r""":math:`\epsilon` in :math:`\rho_k(u) = 2c\,\Phi(-\mu)\,(1 + \epsilon)` for c tiny against k.
+
+    From :math:`H_k = c\,S(\mu, p)` (:func:`_swap_series`) and
+    :math:`c\operatorname{erf}(\mu/\sqrt2) = c - 2c\,\Phi(-\mu)`:
+    :math:`\rho_k(u) = 2c\,\Phi(-\mu) + c\,\mu\varphi(\mu)\,p^2[1/3 + (\mu^2 - 3)p^2/60]
+    + O(c\,p^6)`, so :math:`\epsilon = \tfrac12\mu R\,p^2[1/3 + (\mu^2 - 3)p^2/60]` with
+    :math:`R = \varphi(\mu)/\Phi(-\mu) = 1/(\sqrt{\pi/2}\,\mathrm{erfcx}(\mu/\sqrt2))`, finite for
+    huge :math:`\mu` (:math:`R \sim \mu`, so :math:`\epsilon \approx (p\mu)^2/6`). The relative
+    error of :math:`1 + \epsilon` is :math:`O((p\max(1, \mu))^6)`, below
+    :math:`10^{-15}` where :func:`_small_c` holds.
+    """
+    R = 1.0 / (math.sqrt(math.pi / 2.0) * erfcx(mu / math.sqrt(2.0)))
+    return 0.5 * mu * (R * _series_bracket(mu, p))  # R * bracket first: mu R overflows past 1e154
+
+
 def _clip_shortfall(u, c, k):
     r""":math:`\rho_k(u) = c - H_k(u) = k\,(G(\beta) - G(\alpha))` for :math:`u \ge 0`, k > 0.
 
     :math:`c - \operatorname{clip}(Y, c) = \int_{-c}^{c} 1\{Y < y\}\,dy`, so
     :math:`\rho_k(u) = \int_{-c}^{c} \Phi((y - u)/k)\,dy = k \int_\alpha^\beta \Phi`.
     Unlike :math:`c - H_k(u)` it keeps full relative precision when it is tiny (u far
-    beyond c), which is what decides the zero of h when the clip saturates.
+    beyond c), which is what decides the zero of h when the clip saturates. Where
+    :math:`p\max(1, \mu) \le 10^{-2}` (:math:`\mu = u/k`, :math:`p = c/k`) :math:`\alpha` and
+    :math:`\beta` differ by only 2p and :math:`G(\beta) - G(\alpha)` cancels; there
+    :math:`\rho_k(u) = 2c\,\Phi(-\mu)(1 + \epsilon)` (:func:`_shortfall_correction`).
     """
-    a = (-c - u) / k
-    b = (c - u) / k
-    return k * (_G(b) - _G(a))
+    mu, p = u / k, c / k
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        series = 2.0 * c * ndtr(-mu) * (1.0 + _shortfall_correction(mu, p))
+        closed = k * (_G((c - u) / k) - _G((-c - u) / k))
+    return np.where(_small_c(mu, p), series, closed)
+
+
+def _split_saturated(M, c, k):
+    r"""(H, sat): :math:`H_k(m_i)` and the mask of the saturated examples, :math:`|H_k(m_i)| > c/2`.
+
+    A saturated example is summed as :math:`\operatorname{sgn}(m_i)\,(c - \rho_k(|m_i|))`,
+    keeping the relative precision of a tiny shortfall; the others (:math:`\rho_k \ge c/2`,
+    e.g. m tiny against c or k, or c tiny against k near m = 0) as :math:`H_k(m_i)`, whose
+    relative precision :math:`c - \rho_k` would lose.
+    """
+    H = perturbed_clip_mean(M, c, k)
+    return H, np.abs(H) > 0.5 * c
 
 
 def _h_perturbed(M, c, k):
     r""":math:`\frac1n\sum_i H_k(m_i)` over the last axis of M, for finite c and k > 0.
 
-    Written :math:`\frac1n\bigl(c \sum_i \operatorname{sgn} m_i - \sum_i \operatorname{sgn}(m_i)
-    \rho_k(|m_i|)\bigr)` (H is odd): the saturated parts cancel exactly as integers and
-    the tiny shortfalls keep their precision, so h is resolved near its zero even where
-    every example is clipped almost surely.
+    Written :math:`\frac1n\bigl(\sum_{i \notin A} H_k(m_i) + c \sum_{i \in A}
+    \operatorname{sgn} m_i - \sum_{i \in A} \operatorname{sgn}(m_i)\rho_k(|m_i|)\bigr)` (H is
+    odd), A the saturated examples (:func:`_split_saturated`): the saturated parts cancel
+    exactly as integers and the tiny shortfalls keep their precision, so h is resolved near
+    its zero even where every example is clipped almost surely.
     """
-    sg = np.sign(M)
+    H, sat = _split_saturated(M, c, k)
+    sg = np.where(sat, np.sign(M), 0.0)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        far = (np.abs(M) + c) / k <= _SERIES_R  # large k: the shortfall form cancels; the series
-        rho = np.where(far, 0.0, _clip_shortfall(np.abs(M), c, k))
+        rho = _clip_shortfall(np.abs(M), c, k)
         # k so small against |m| that (|m| +- c)/k overflows: the k -> 0 limit, clip(m, c)
         rho = np.where(np.isfinite(rho), rho, np.maximum(c - np.abs(M), 0.0))
-    series = np.where(far, perturbed_clip_mean(np.where(far, M, 0.0), c, k), 0.0)
-    saturated = c * np.where(far, 0.0, sg).sum(axis=-1) - (sg * rho).sum(axis=-1)
-    return (saturated + series.sum(axis=-1)) / M.shape[-1]
+    saturated = c * sg.sum(axis=-1) - (sg * rho).sum(axis=-1)
+    return (saturated + np.where(sat, 0.0, H).sum(axis=-1)) / M.shape[-1]
 
 
 def affine_gradients(problem: Problem):
@@ -317,26 +386,37 @@ def _log_G(t):
 
 
 def _log_clip_shortfall(u, c, k):
-    r""":math:`\log \rho_k(u) = \log k + \log G(\beta) + \log(1 - G(\alpha)/G(\beta))`."""
-    lb = _log_G((c - u) / k)
-    la = _log_G((-c - u) / k)
-    return math.log(k) + lb + np.log1p(-np.exp(la - lb))
+    r""":math:`\log \rho_k(u) = \log k + \log G(\beta) + \log(1 - G(\alpha)/G(\beta))`.
+
+    Where :math:`p\max(1, \mu) \le 10^{-2}` (see :func:`_clip_shortfall`):
+    :math:`\log\rho_k(u) = \log 2c + \log\Phi(-\mu) + \log(1 + \epsilon)`
+    (:func:`_shortfall_correction`), finite for every finite :math:`\mu`.
+    """
+    mu, p = u / k, c / k
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        series = math.log(2.0 * c) + log_ndtr(-mu) + np.log1p(_shortfall_correction(mu, p))
+        lb = _log_G((c - u) / k)
+        la = _log_G((-c - u) / k)
+        closed = math.log(k) + lb + np.log1p(-np.exp(la - lb))
+    return np.where(_small_c(mu, p), series, closed)
 
 
 def _sign_h_perturbed(s, b, c, k, x):
     r"""The sign of :math:`h_k(x)` (k > 0, finite c), exact even where h underflows.
 
     With :math:`S = \sum_i \operatorname{sgn} m_i` the saturated part is :math:`cS`. If
-    :math:`S \ne 0` the float value of h decides. If :math:`S = 0`,
+    :math:`S \ne 0`, or some example with :math:`m_i \ne 0` is not saturated
+    (:math:`|H_k(m_i)| \le c/2`, :func:`_split_saturated`; its :math:`H_k` is then computed
+    directly and does not underflow), the float value of h decides. Otherwise
     :math:`n h = \sum_{m_i < 0} \rho(|m_i|) - \sum_{m_i > 0} \rho(|m_i|)`, compared in
     log space, because far from every atom the shortfalls :math:`\rho` fall below the
-    smallest double (e.g. :math:`\Phi(-50)`) and h is 0.0 in floating point on a whole
-    interval around its true zero.
+    smallest double (e.g. :math:`\Phi(-50)`, or :math:`2c\,\Phi(-\mu)` for c tiny) and h is
+    0.0 in floating point on a whole interval around its true zero.
     """
     M = s * x + b
     sg = np.sign(M)
-    S = int(sg.sum())
-    if S != 0 or np.any(np.abs(M) + c <= _SERIES_R * k):  # (large k: h ~ c m / k, no underflow)
+    _, sat = _split_saturated(M, c, k)
+    if int(sg.sum()) != 0 or np.any(~sat & (sg != 0)):
         return float(np.sign(_h_perturbed(M, c, k)))
     if not np.any(sg):
         return 0.0

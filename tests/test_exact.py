@@ -409,3 +409,176 @@ def test_dd_stationary_point_zeroes_h(seed, d, log_c):
     r = np.linalg.norm(R, axis=1)
     h = (R * np.minimum(1.0, c / np.maximum(r, 1e-300))[:, None]).mean(axis=0)
     assert np.linalg.norm(h) <= 1e-9 * c + 1e-13 * np.abs(A).max()
+
+
+# ------------------------------------------- c tiny against k, m tiny against c and k
+# H_k(m) = E clip(m + kZ, c); mu = m/k, p = c/k. The closed form's terms (size k, m or c)
+# cancel when c << k (result ~ c) or m << c, k (result ~ m); exact.py switches to series
+# there (p <= 1e-2, resp. |mu| <= 1e-2; for the shortfall rho = c - H, p max(1, mu) <= 1e-2).
+
+
+def _rho_mp(u, c, k, dps=80):
+    """rho(u) = c - H(u) = k int_alpha^beta Phi = k (G(beta) - G(alpha)) at dps digits (an mpf).
+
+    alpha and beta differ by 2p: at 80 digits the difference keeps > 40 digits for p >= 1e-20
+    and mu p >= 1e-20, and mpmath's unbounded exponent keeps Phi(-mu) for any mu.
+    """
+    with mp.workdps(dps):
+        u, c, k = mp.mpf(u), mp.mpf(c), mp.mpf(k)
+        G = lambda t: t * mp.ncdf(t) + mp.npdf(t)  # noqa: E731
+        return k * (G((c - u) / k) - G((-c - u) / k))
+
+
+def _H_quad_mp(m, c, k):
+    """H by 50-digit quadrature, independent of any closed form.
+
+    clip(Y, c) = int_{-c}^{c} (1{Y > y} - 1/2) dy, so H = int_{m-c}^{m+c} psi with
+    psi(s) = P(kZ < s) - 1/2 = erf(s/(k sqrt 2))/2 odd; equivalently (psi odd)
+    H = int_{c-m}^{c+m} psi. Integrate over whichever interval keeps psi of one sign.
+    """
+    with mp.workdps(50):
+        m, c, k = mp.mpf(m), mp.mpf(c), mp.mpf(k)
+        psi = lambda s: mp.erf(s / (k * mp.sqrt(2))) / 2  # noqa: E731
+        lo, hi = (m - c, m + c) if abs(m) >= c else (c - m, c + m)
+        return mp.quad(psi, [lo, hi])
+
+
+@pytest.mark.parametrize("m, c, k", [(0.7, 1e-20, 1.0), (-2.3, 1e-12, 0.8), (5.0, 1e-3, 1.5), (1e-15, 1.0, 1.0),
+                                     (-3e-9, 0.4, 2.0), (2e-4, 30.0, 1.0), (0.9, 0.7, 1.3)])
+def test_perturbed_clip_mean_matches_quadrature_where_the_closed_form_cancels(m, c, k):
+    # regression: perturbed_clip_mean(1e-15, 1, 1) was 8% off, (0.7, 1e-20, 1) was c, not 0.52 c
+    want = _H_quad_mp(m, c, k)
+    assert float(perturbed_clip_mean(m, c, k)) == pytest.approx(float(want), rel=1e-13, abs=0.0)
+    assert want == pytest.approx(mp.mpf(_H_mpmath(m, c, k)), rel=1e-15, abs=0.0)  # the two oracles agree
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.floats(-8.0, 8.0), log_c=st.floats(-20.0, -3.0), k=st.floats(0.5, 2.0))
+def test_perturbed_clip_mean_at_tiny_c(m, log_c, k):
+    c = 10.0**log_c
+    assert float(perturbed_clip_mean(m, c, k)) == pytest.approx(_H_mpmath(m, c, k), rel=1e-12, abs=0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(log_m=st.floats(-15.0, -3.0), sign=st.sampled_from([-1.0, 1.0]), c=st.floats(0.03, 30.0),
+       k=st.floats(0.5, 2.0))
+def test_perturbed_clip_mean_at_tiny_m(log_m, sign, c, k):
+    m = sign * 10.0**log_m
+    assert float(perturbed_clip_mean(m, c, k)) == pytest.approx(_H_mpmath(m, c, k), rel=1e-12, abs=0.0)
+
+
+@given(m=st.floats(-20.0, 20.0), c=st.floats(1e-6, 20.0), k=st.floats(0.05, 20.0))
+def test_perturbed_clip_mean_is_symmetric_in_m_and_c(m, c, k):
+    # H = Psi(m + c) - Psi(m - c), Psi even: the documented symmetry behind the tiny-m series
+    if m > 0:
+        want = float(perturbed_clip_mean(c, m, k))
+        assert float(perturbed_clip_mean(m, c, k)) == pytest.approx(want, rel=1e-12, abs=0.0)
+
+
+def _both_sides(v):
+    return np.nextafter(v, -np.inf), np.nextafter(v, np.inf)
+
+
+@pytest.mark.parametrize("mu", [-30.0, -3.0, -0.4, 1e-3, 0.7, 2.0, 9.0])
+def test_tiny_c_threshold_is_continuous(mu):
+    # p = c/k = 1e-2 is the switch: both sides agree with 60 digits and with each other
+    k = 1.7
+    vals = [float(perturbed_clip_mean(mu * k, c, k)) for c in _both_sides(1e-2 * k)]
+    for v, c in zip(vals, _both_sides(1e-2 * k)):
+        assert v == pytest.approx(_H_mpmath(mu * k, c, k), rel=1e-12, abs=0.0)
+    assert vals[0] == pytest.approx(vals[1], rel=1e-12, abs=0.0)
+
+
+@pytest.mark.parametrize("p", [0.011, 0.1, 1.0, 4.0, 40.0])
+def test_tiny_m_threshold_is_continuous(p):
+    k = 0.9
+    for sign in (-1.0, 1.0):
+        ms = [sign * v for v in _both_sides(1e-2 * k)]
+        vals = [float(perturbed_clip_mean(m, p * k, k)) for m in ms]
+        for v, m in zip(vals, ms):
+            assert v == pytest.approx(_H_mpmath(m, p * k, k), rel=1e-12, abs=0.0)
+        assert vals[0] == pytest.approx(vals[1], rel=1e-12, abs=0.0)
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.3, 1.0, 5.0, 30.0, 300.0, 3e4])
+def test_shortfall_threshold_is_continuous(mu):
+    # the shortfall switches at p max(1, mu) = 1e-2: u = mu k fixed, c on both sides
+    from clipsgd.exact import _clip_shortfall, _log_clip_shortfall
+
+    k = 1.3
+    u = mu * k
+    for c in _both_sides(1e-2 * k / max(1.0, mu)):
+        want = _rho_mp(u, c, k)
+        with mp.workdps(30):
+            assert float(_log_clip_shortfall(u, c, k)) == pytest.approx(float(mp.log(want)), rel=1e-13, abs=1e-13)
+        if want > 1e-290:
+            assert float(_clip_shortfall(u, c, k)) == pytest.approx(float(want), rel=1e-12, abs=0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(log_mu=st.floats(-3.0, 6.0), log_c=st.floats(-20.0, -3.0), k=st.floats(0.5, 2.0))
+def test_shortfall_at_tiny_c_and_large_mu(log_mu, log_c, k):
+    # rho = c - H = 2c Phi(-mu)(1 + eps): the closed form k (G(beta) - G(alpha)) cancelled to 0
+    # (alpha, beta differ by 2p); the log form stays finite for mu up to 1e6 (Phi(-mu) ~ 1e-10^11)
+    from clipsgd.exact import _clip_shortfall, _log_clip_shortfall
+
+    c, u = 10.0**log_c, k * 10.0**log_mu
+    want = _rho_mp(u, c, k)
+    with mp.workdps(30):
+        logw = float(mp.log(want))
+    # log rho ~ -mu^2/2: its float value is exact only to its own rounding (and log_ndtr's)
+    assert float(_log_clip_shortfall(u, c, k)) == pytest.approx(logw, rel=1e-13, abs=1e-13)
+    if want > 1e-290:
+        assert float(_clip_shortfall(u, c, k)) == pytest.approx(float(want), rel=1e-12, abs=0.0)
+
+
+def _erf_root(atoms):
+    """The c -> 0 limit of the zero of h: clip(Y, c)/c -> sgn Y, so h/c -> mean_i erf((x - a_i)/(k sqrt 2))."""
+    with mp.workdps(50):
+        return mp.findroot(lambda x: sum(mp.erf((x - a) / mp.sqrt(2)) for a in atoms), -2.3)
+
+
+def test_example1_stationary_point_at_tiny_c_is_the_erf_root():
+    # regression: c = 1e-20, k = 1 gave -2.99 (every shortfall cancelled to 0, so h = c/3 > 0)
+    x0 = _erf_root([-3, -3, 9])
+    (x,) = stationary_points(problems.example1(), c=1e-20, k=1.0).points
+    assert abs(x - float(x0)) <= 1e-10
+    # and h has the right sign on both sides (it was + everywhere) and its 60-digit value
+    for xv in (-2.5, -2.4, -2.3, 0.0):
+        with mp.workdps(60):
+            want = _h_mp([-3, -3, 9], xv, mp.mpf(1e-20), mp.mpf(1))
+        assert float(expected_clipped_gradient(problems.example1(), xv, c=1e-20, k=1.0)) == pytest.approx(
+            float(want), rel=1e-12, abs=0.0)
+
+
+def test_example1_stationary_point_converges_as_c_decreases():
+    # x_c - x_0 = delta p^2 + O(p^4), delta = sum mu_i phi(mu_i) / (6 sum phi(mu_i)), mu_i = x_0 - a_i
+    # (from H = c[erf(mu/sqrt 2) - p^2 mu phi(mu)/3 + ...], d erf(mu/sqrt 2)/dmu = 2 phi(mu))
+    atoms = [-3, -3, 9]
+    x0 = _erf_root(atoms)
+    with mp.workdps(50):
+        delta = float(sum((x0 - a) * mp.npdf(x0 - a) for a in atoms) / (6 * sum(mp.npdf(x0 - a) for a in atoms)))
+    cs = (1e-2, 1e-3, 1e-4, 1e-8, 1e-20)
+    xs = [stationary_points(problems.example1(), c=c, k=1.0).points[0] for c in cs]
+    for c, x in zip(cs, xs):
+        assert abs(x - float(x0) - delta * c * c) <= 10 * c**4 + 1e-12
+    dist = [abs(x - float(x0)) for x in xs]
+    assert dist[0] > dist[1] > dist[2] and max(dist[3:]) <= 1e-12
+
+
+def test_tiny_c_root_where_every_shortfall_underflows():
+    # atoms (-3, 4), k = 0.05: near the zero rho ~ 2c Phi(-70) ~ 1e-1090 c, so only the sign in
+    # log space decides; by symmetry of the two tails the zero is the midpoint 0.5
+    for c in (1e-20, 1e-8, 1e-3):
+        (x,) = stationary_points(problems.quadratic([-3.0, 4.0]), c=c, k=0.05).points
+        assert abs(x - 0.5) <= 1e-10
+
+
+def test_h_with_an_atom_at_tiny_m():
+    # an atom with m = x - a tiny: H = m erf(p/sqrt 2) + O(m^3) must keep its relative precision
+    # (c - rho(|m|) loses it); an atom alone, and two of opposite signs
+    for atoms, x in (([0.0], 1e-15), ([0.0], -3e-12), ([0.0, 2e-12], 5e-13)):
+        with mp.workdps(60):
+            want = float(_h_mp(atoms, x, mp.mpf(1), mp.mpf(1)))
+        assert float(expected_clipped_gradient(problems.quadratic(atoms), x, c=1.0, k=1.0)) == pytest.approx(
+            want, rel=1e-12, abs=0.0)
