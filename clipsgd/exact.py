@@ -142,20 +142,67 @@ def perturbed_clip_mean(m, c, k):
         return np.where(np.abs(mu) <= _SERIES_B, m * _swap_series(p, mu), closed)
 
 
+_TAIL = 3.0  # |t| from which G(t), t < 0, uses the continued fraction
+
+
+def _tail_r(a):
+    r""":math:`r(a) = 1/(a + 2/(a + 3/(a + \dots)))` (60 levels), for :math:`a \ge 3`.
+
+    With Laplace's continued fraction for the Mills ratio,
+    :math:`\Phi(-a)/\varphi(a) = 1/(a + r)`, so :math:`G(-a)/\varphi(a) = 1 - a\Phi(-a)/\varphi(a)
+    = r/(a + r)` without the cancellation of :math:`1 - a\Phi(-a)/\varphi(a)`, whose relative
+    error is :math:`\epsilon a^2`. 60 levels give full double precision for :math:`a \ge 3`.
+    """
+    a = np.maximum(a, _TAIL)
+    t = np.zeros_like(a)
+    for j in range(60, 1, -1):
+        t = j / (a + t)
+    return 1.0 / (a + t)
+
+
 def _G(t):
     r""":math:`G(t) = t\Phi(t) + \varphi(t) = \int_{-\infty}^t \Phi`, accurate in the left tail.
 
     For :math:`t < 0`, :math:`G(t) = \varphi(t)\,(1 - |t|\,\Phi(t)/\varphi(t))` with the Mills
-    ratio :math:`\Phi(t)/\varphi(t) = \sqrt{\pi/2}\,\mathrm{erfcx}(|t|/\sqrt2)`: relative
-    error about :math:`\epsilon t^2` where the direct sum would lose everything.
+    ratio :math:`\Phi(t)/\varphi(t) = \sqrt{\pi/2}\,\mathrm{erfcx}(|t|/\sqrt2)` (relative error
+    about :math:`\epsilon t^2`, at most :math:`10\epsilon` for :math:`|t| < 3`), and
+    :math:`G(t) = \varphi(t)\,r/(|t| + r)` (:func:`_tail_r`) for :math:`t \le -3`.
     """
     t = np.asarray(t, dtype=float)
-    neg = t < 0
     a = np.abs(t)
     mills = math.sqrt(math.pi / 2.0) * erfcx(a / math.sqrt(2.0))
-    left = _phi(t) * (1.0 - a * mills)
+    r = _tail_r(a)
+    left = _phi(t) * np.where(a < _TAIL, 1.0 - a * mills, r / (a + r))
     right = t * ndtr(t) + _phi(t)
-    return np.where(neg, np.maximum(left, 0.0), right)
+    return np.where(t < 0, np.maximum(left, 0.0), right)
+
+
+def _log_G(t):
+    r""":math:`\log G(t)`, finite for every finite t (no underflow in the far left tail).
+
+    For :math:`t \le -3`: :math:`-t^2/2 - \log\sqrt{2\pi} + \log r - \log(|t| + r)`.
+    """
+    t = np.asarray(t, dtype=float)
+    a = np.abs(t)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        direct = np.log(_G(np.maximum(t, -_TAIL)))
+        r = _tail_r(a)
+        tail = -0.5 * t * t - 0.5 * math.log(2.0 * math.pi) + np.log(r) - np.log(a + r)
+    return np.where(t <= -_TAIL, tail, direct)
+
+
+def _log_G_ratio(u, c, k):
+    r""":math:`\log(G(\alpha)/G(\beta))`, :math:`\alpha = (-c - u)/k`, :math:`\beta = (c - u)/k`.
+
+    Where :math:`\beta \le -3` both are in the tail and
+    :math:`\alpha^2 - \beta^2 = 4cu/k^2` exactly, so the ratio is
+    :math:`-2cu/k^2 + \log(r_\alpha/(|\alpha| + r_\alpha)) - \log(r_\beta/(|\beta| + r_\beta))`,
+    free of the cancellation of two values of size :math:`t^2/2`.
+    """
+    a, b = (-c - u) / k, (c - u) / k
+    ra, rb = _tail_r(-a), _tail_r(-b)
+    tail = -2.0 * (c / k) * (u / k) + np.log(ra / rb) - np.log((-a + ra) / (-b + rb))
+    return np.where(b <= -_TAIL, tail, _log_G(a) - _log_G(b))
 
 
 def _small_c(mu, p):
@@ -193,7 +240,7 @@ def _clip_shortfall(u, c, k):
     mu, p = u / k, c / k
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         series = 2.0 * c * ndtr(-mu) * (1.0 + _shortfall_correction(mu, p))
-        closed = k * (_G((c - u) / k) - _G((-c - u) / k))
+        closed = k * _G((c - u) / k) * -np.expm1(_log_G_ratio(u, c, k))
     return np.where(_small_c(mu, p), series, closed)
 
 
@@ -369,22 +416,6 @@ def _stationary_exact(s, b, c):
     )
 
 
-def _log_G(t):
-    r""":math:`\log G(t)`, finite for every finite t (no underflow in the far left tail)."""
-    t = np.asarray(t, dtype=float)
-    a = np.abs(t)
-    with np.errstate(divide="ignore"):
-        direct = np.log(_G(np.maximum(t, -5.0)))
-        # t < -5: G(t) = phi(t) (1 - |t| R(|t|)), R the Mills ratio; 1 - |t| R ~ 1/t^2 - 3/t^4
-        one_minus = np.where(
-            a < 1e4,
-            1.0 - a * math.sqrt(math.pi / 2.0) * erfcx(a / math.sqrt(2.0)),
-            (1.0 - 3.0 / (a * a)) / (a * a),
-        )
-        tail = -0.5 * t * t - 0.5 * math.log(2.0 * math.pi) + np.log(np.maximum(one_minus, 1e-300))
-    return np.where(t < -5.0, tail, direct)
-
-
 def _log_clip_shortfall(u, c, k):
     r""":math:`\log \rho_k(u) = \log k + \log G(\beta) + \log(1 - G(\alpha)/G(\beta))`.
 
@@ -395,9 +426,7 @@ def _log_clip_shortfall(u, c, k):
     mu, p = u / k, c / k
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         series = math.log(2.0 * c) + log_ndtr(-mu) + np.log1p(_shortfall_correction(mu, p))
-        lb = _log_G((c - u) / k)
-        la = _log_G((-c - u) / k)
-        closed = math.log(k) + lb + np.log1p(-np.exp(la - lb))
+        closed = math.log(k) + _log_G((c - u) / k) + np.log(-np.expm1(_log_G_ratio(u, c, k)))
     return np.where(_small_c(mu, p), series, closed)
 
 

@@ -582,3 +582,21 @@ def test_h_with_an_atom_at_tiny_m():
             want = float(_h_mp(atoms, x, mp.mpf(1), mp.mpf(1)))
         assert float(expected_clipped_gradient(problems.quadratic(atoms), x, c=1.0, k=1.0)) == pytest.approx(
             want, rel=1e-12, abs=0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(mu=st.floats(3.0, 37.0) | st.floats(37.0, 1e4), log_p=st.floats(-4.0, 0.5), k=st.floats(0.1, 3.0))
+def test_shortfall_keeps_its_precision_in_the_far_tail(mu, log_p, k):
+    # beyond the small-c series, rho = k G(beta)(1 - G(alpha)/G(beta)): G in the left tail by a
+    # continued fraction (1 - |t| Mills(|t|) lost eps t^2) and log(G(alpha)/G(beta)) with
+    # alpha^2 - beta^2 = 4 c u / k^2 exact (the difference of two t^2/2 lost eps t^2 absolutely)
+    from clipsgd.exact import _clip_shortfall, _log_clip_shortfall
+
+    c = k * 10.0**log_p
+    u = c + k * mu  # beta = -mu: both kinks in the left tail
+    want = _rho_mp(u, c, k)
+    with mp.workdps(30):
+        logw = float(mp.log(want))
+    assert float(_log_clip_shortfall(u, c, k)) == pytest.approx(logw, rel=1e-13, abs=1e-13)
+    if want > 1e-290:
+        assert float(_clip_shortfall(u, c, k)) == pytest.approx(float(want), rel=1e-12, abs=0.0)
