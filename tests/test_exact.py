@@ -355,7 +355,7 @@ def _H_mpmath(m, c, k):
 @given(m=st.floats(-50, 50).filter(lambda v: abs(v) > 1e-3), c=st.floats(0.1, 5.0),
        log_k=st.floats(0.0, 14.0))
 def test_perturbed_clip_mean_keeps_its_precision_at_large_k(m, c, log_k):
-    # the closed form's terms are ~k and cancel to ~cm/k; beyond (|m| + c)/k = 1e-2 the series
+    # the closed form's terms are ~k and cancel to ~cm/k; from c/k <= 1e-2 on the small-c series
     # takes over. Both sides of the switch agree with 60-digit arithmetic to 1e-10 relative
     k = 10.0**log_k
     got = float(perturbed_clip_mean(m, c, k))
