@@ -149,20 +149,24 @@ def perturbed_clip_mean(m, c, k):
         return np.where(np.abs(mu) <= _SERIES_B, m * _swap_series(p, mu), closed)
 
 
-_TAIL = 3.0  # |t| from which G(t), t < 0, uses the continued fraction
+_TAIL = 4.0  # |t| from which G(t), t < 0, uses the continued fraction
 
 
 def _tail_r(a):
-    r""":math:`r(a) = 1/(a + 2/(a + 3/(a + \dots)))` (60 levels), for :math:`a \ge 3`.
+    r""":math:`r(a) = 1/(a + 2/(a + 3/(a + \dots)))`, for :math:`a \ge 4` (other entries: unused).
 
     With Laplace's continued fraction for the Mills ratio,
     :math:`\Phi(-a)/\varphi(a) = 1/(a + r)`, so :math:`G(-a)/\varphi(a) = 1 - a\Phi(-a)/\varphi(a)
     = r/(a + r)` without the cancellation of :math:`1 - a\Phi(-a)/\varphi(a)`, whose relative
-    error is :math:`\epsilon a^2`. 60 levels give full double precision for :math:`a \ge 3`.
+    error is :math:`\epsilon a^2`. :math:`10 + 450/a^2` levels (35 are needed at a = 4, 13 at
+    a = 10, measured against mpmath) give full double precision.
     """
+    a = np.asarray(a, dtype=float)
+    used = a[a >= _TAIL]
+    levels = int(10 + 450 / float(used.min()) ** 2) if used.size else 10
     a = np.maximum(a, _TAIL)
     t = np.zeros_like(a)
-    for j in range(60, 1, -1):
+    for j in range(levels, 1, -1):
         t = j / (a + t)
     return 1.0 / (a + t)
 
@@ -172,8 +176,8 @@ def _G(t):
 
     For :math:`t < 0`, :math:`G(t) = \varphi(t)\,(1 - |t|\,\Phi(t)/\varphi(t))` with the Mills
     ratio :math:`\Phi(t)/\varphi(t) = \sqrt{\pi/2}\,\mathrm{erfcx}(|t|/\sqrt2)` (relative error
-    about :math:`\epsilon t^2`, at most :math:`10\epsilon` for :math:`|t| < 3`), and
-    :math:`G(t) = \varphi(t)\,r/(|t| + r)` (:func:`_tail_r`) for :math:`t \le -3`.
+    about :math:`\epsilon t^2`, at most :math:`16\epsilon` for :math:`|t| < 4`), and
+    :math:`G(t) = \varphi(t)\,r/(|t| + r)` (:func:`_tail_r`) for :math:`t \le -4`.
     """
     t = np.asarray(t, dtype=float)
     a = np.abs(t)
@@ -187,12 +191,12 @@ def _G(t):
 def _log_G(t):
     r""":math:`\log G(t)`, finite for every finite t (no underflow in the far left tail).
 
-    For :math:`t \le -3`: :math:`-t^2/2 - \log\sqrt{2\pi} + \log r - \log(|t| + r)`.
+    For :math:`t \le -4`: :math:`-t^2/2 - \log\sqrt{2\pi} + \log r - \log(|t| + r)`.
     """
     t = np.asarray(t, dtype=float)
     a = np.abs(t)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        direct = np.log(_G(np.maximum(t, -_TAIL)))
+        direct = np.log(_G(np.where(t <= -_TAIL, 0.0, t)))  # (the tail entries are unused)
         r = _tail_r(a)
         tail = -0.5 * t * t - 0.5 * math.log(2.0 * math.pi) + np.log(r) - np.log(a + r)
     return np.where(t <= -_TAIL, tail, direct)
@@ -201,7 +205,7 @@ def _log_G(t):
 def _log_G_ratio(u, c, k):
     r""":math:`\log(G(\alpha)/G(\beta))`, :math:`\alpha = (-c - u)/k`, :math:`\beta = (c - u)/k`.
 
-    Where :math:`\beta \le -3` both are in the tail and
+    Where :math:`\beta \le -4` both are in the tail and
     :math:`\alpha^2 - \beta^2 = 4cu/k^2` exactly, so the ratio is
     :math:`-2cu/k^2 + \log(r_\alpha/(|\alpha| + r_\alpha)) - \log(r_\beta/(|\beta| + r_\beta))`,
     free of the cancellation of two values of size :math:`t^2/2`.
