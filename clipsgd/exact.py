@@ -163,7 +163,7 @@ def _tail_r(a):
     """
     a = np.asarray(a, dtype=float)
     used = a[a >= _TAIL]
-    levels = int(10 + 450 / float(used.min()) ** 2) if used.size else 10
+    levels = 10 + (int(450.0 / float(used.min()) / float(used.min())) if used.size else 0)
     a = np.maximum(a, _TAIL)
     t = np.zeros_like(a)
     for j in range(levels, 1, -1):
