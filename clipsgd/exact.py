@@ -243,7 +243,9 @@ def _clip_shortfall(u, c, k):
     :math:`c - \operatorname{clip}(Y, c) = \int_{-c}^{c} 1\{Y < y\}\,dy`, so
     :math:`\rho_k(u) = \int_{-c}^{c} \Phi((y - u)/k)\,dy = k \int_\alpha^\beta \Phi`.
     Unlike :math:`c - H_k(u)` it keeps full relative precision when it is tiny (u far
-    beyond c), which is what decides the zero of h when the clip saturates. Where
+    beyond c), which is what decides the zero of h when the clip saturates. It is evaluated
+    as :math:`k\,G(\beta)\,(1 - G(\alpha)/G(\beta))` with the ratio from
+    :func:`_log_G_ratio` (full precision in the far left tail). Where
     :math:`p\max(1, \mu) \le 10^{-2}` (:math:`\mu = u/k`, :math:`p = c/k`) :math:`\alpha` and
     :math:`\beta` differ by only 2p and :math:`G(\beta) - G(\alpha)` cancels; there
     :math:`\rho_k(u) = 2c\,\Phi(-\mu)(1 + \epsilon)` (:func:`_shortfall_correction`).
