@@ -216,6 +216,18 @@ def check():
               "+ (m^5 + 10c^2 m^3/3 + c^4 m)t^4/40] + O(t^7); odd in m",
               H.subs(k, 1 / t), t, 0, 7, H_series())
 
+    # ---- the (m, c) symmetry and the small-c series used by clipsgd.exact
+    Dv.identity("H_k symmetric in (m, c)",
+                "swapping m and c maps al -> -al, be -> be (phi even): H_k(m; c) = H_k(c; m)",
+                H - H_closed_form(c, k, m), 0)
+    mu_, p_ = sp.Symbol("mu", real=True), sp.Symbol("p", positive=True)
+    Dv.identity("H_k homogeneous", "H_k(m; c) = k H_1(m/k; c/k)",
+                H - k * H_closed_form(m / k, 1, c / k), 0)
+    Dv.series("series in p = c/k", "H_1(mu; p)/p = erf(mu/sqrt2) - mu phi(mu) p^2 [1/3 + (mu^2 - 3) p^2/60] "
+              "+ O(p^6) (exact.perturbed_clip_mean for c << k; by the symmetry also m << k)",
+              H_closed_form(mu_, 1, p_) / p_, p_, 0, 6,
+              sp.erf(mu_ / sp.sqrt(2)) - mu_ * phi(mu_) * p_**2 * (sp.Rational(1, 3) + (mu_**2 - 3) * p_**2 / 60))
+
     # ---- the finite sum: normalised drift hat_h(delta) = (sqrt(2pi)/(2ct)) mean_i H(delta + xi_i)
     delta = sp.Symbol("delta", real=True)
     mu2, mu3, mu4, mu5 = sp.symbols("mu2 mu3 mu4 mu5", real=True)
