@@ -25,13 +25,20 @@ __all__ = [
 
 
 def check_real(name: str, value) -> float:
-    """Return ``value`` as a float, or raise TypeError/ValueError naming ``name``."""
+    """Return ``value`` as a float, or raise TypeError/ValueError naming ``name``.
+
+    Python and NumPy reals (and 0-d real arrays) are accepted; booleans, strings,
+    ``None``, arrays and complex numbers (even with a zero imaginary part) are a
+    TypeError ``"<name> must be a real number (got ...)"``; NaN is a ValueError.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         try:
             arr = np.asarray(value)
         except Exception:  # pragma: no cover - defensive
             arr = None
-        if arr is None or arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number):
+        if (arr is None or arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number)
+                or np.issubdtype(arr.dtype, np.complexfloating)):
+            # (a complex number, e.g. 1+1j, is a number but not a real one: same message)
             raise TypeError(f"{name} must be a real number (got {value!r})")
         value = arr.item()
     value = float(value)

@@ -11,14 +11,15 @@ c \operatorname{clip}(v / c, 1)`. ``c = inf`` means no clipping.
 
 Edge cases (each covered by a test):
 
-=====================  ===============================================
+=====================  ==================================================================
 input                  result
-=====================  ===============================================
+=====================  ==================================================================
 ``v = 0``              ``0`` (factor 1, never NaN)
 ``c = inf``            ``v`` unchanged (factor 1)
 ``c <= 0`` or NaN      :class:`ValueError` naming ``c``
-non-finite ``v``       :class:`ValueError` naming ``g``
-=====================  ===============================================
+non-finite ``v``       :class:`ValueError` naming ``g`` (``G`` in :func:`clip_numpy`)
+complex ``v``, ``c``   :class:`TypeError` naming ``g`` (``G``) or ``c``
+=====================  ==================================================================
 
 :func:`clip_numpy` is the readable definition; :func:`clip_rows_inplace`,
 :func:`l2_norm` and :func:`clip_factor` are the Numba kernels the engine uses, held equal to the twin by the
@@ -38,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ._validate import check_clip_threshold, check_finite_array
+from ._validate import check_bool, check_clip_threshold, check_finite_array
 
 __all__ = ["clip", "clip_numpy", "ClipInfo", "clip_factor", "clip_rows_inplace", "l2_norm"]
 
@@ -121,26 +122,58 @@ def clip_rows_inplace(G, c, norms, factors):
     return count
 
 
+def _check_clip_args(name: str, g, c, ndim):
+    """The validation shared by :func:`clip` and :func:`clip_numpy`.
+
+    Parameters
+    ----------
+    name : str
+        The name of the array parameter, for the messages (``"g"`` or ``"G"``).
+    g : array_like
+        Finite real entries (complex input is a TypeError, NaN or inf a ValueError).
+    c : float
+        Clip threshold in (0, inf].
+    ndim : int or tuple of int
+        The allowed dimensionalities of ``g``.
+
+    Returns
+    -------
+    arr : ndarray of float64
+        ``g`` as a C-contiguous float array (not a copy when it already is one).
+    c : float
+    """
+    c = check_clip_threshold("c", c)
+    return check_finite_array(name, g, ndim=ndim), c
+
+
 def clip_numpy(G, c):
     """Plain-NumPy definition of row-wise clipping (the twin of the kernel).
 
     Parameters
     ----------
-    G : ndarray, shape (n, d)
-    c : float in (0, inf]
+    G : array_like, shape (n, d)
+        Per-example gradients as rows; finite real entries.
+    c : float
+        Clip threshold in (0, inf]; ``inf`` disables clipping.
 
     Returns
     -------
     clipped, norms, factors : ndarray
+        The clipped rows, their norms before clipping and the factors applied.
 
-    Only cheap checks (shape, ``c``); it trusts the entries to be finite. Users call
-    :func:`clip`, which validates everything.
+    Raises
+    ------
+    ValueError
+        ``c`` outside (0, inf] or NaN, ``G`` not 2-D or with a NaN or inf entry.
+    TypeError
+        ``c`` not a real number, ``G`` not an array of real numbers (e.g. complex).
+
+    Notes
+    -----
+    It validates exactly like :func:`clip` (the same checks, with ``G`` for ``g``);
+    for a single vector use :func:`clip`, or pass ``v[None, :]``.
     """
-    G = np.asarray(G, dtype=float)
-    if G.ndim != 2:
-        raise ValueError(f"G must be a 2-D array of per-example gradients (rows); got shape {G.shape}"
-                         " (clip() also takes a single vector)")
-    c = check_clip_threshold("c", c)
+    G, c = _check_clip_args("G", G, c, ndim=2)
     with np.errstate(over="ignore", under="ignore"):
         sq = np.sum(G * G, axis=1)
     norms = np.sqrt(sq)
@@ -173,6 +206,13 @@ def clip(g, c, return_info: bool = False):
     ndarray or ClipInfo
         The clipped array (a new array; the input is not modified).
 
+    Raises
+    ------
+    ValueError
+        ``c`` outside (0, inf] or NaN; ``g`` not 1-D or 2-D, or with a NaN or inf entry.
+    TypeError
+        ``c`` not a real number, ``g`` not real (e.g. complex), ``return_info`` not a bool.
+
     Examples
     --------
     The hand-checkable case from optax: rows of norm 0, 5, 5, 5 clipped at 1.25 sum to
@@ -188,8 +228,8 @@ def clip(g, c, return_info: bool = False):
     >>> clipsgd.clip([3.0, 4.0], 1.0)
     array([0.6, 0.8])
     """
-    c = check_clip_threshold("c", c)
-    arr = check_finite_array("g", g, ndim=(1, 2))
+    arr, c = _check_clip_args("g", g, c, ndim=(1, 2))
+    return_info = check_bool("return_info", return_info)
     vector = arr.ndim == 1
     G = arr.reshape(1, -1).copy() if vector else arr.copy()
     norms = np.empty(G.shape[0])

@@ -234,6 +234,44 @@ def test_three_dimensional_g_is_rejected():
         clipsgd.clip(np.zeros((2, 2, 2)), 1.0)
 
 
+@pytest.mark.parametrize("c", [1 + 1j, 1j, np.complex128(2.0), np.array(2 + 0j)])
+def test_complex_c_is_rejected_naming_c(c):
+    # a complex threshold used to reach float() and give Python's message without the name;
+    # even a zero imaginary part is refused (a complex c is a bug, not a number to round)
+    with pytest.raises(TypeError, match=r"^c must be a real number \(got"):
+        clipsgd.clip([3.0, 4.0], c)
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, None, np.array([True])])
+def test_return_info_must_be_a_bool(flag):
+    # 'yes' or 1 silently meant True before; a non-bool flag is a typo worth reporting
+    with pytest.raises(TypeError, match=r"^return_info must be True or False"):
+        clipsgd.clip([3.0, 4.0], 1.0, return_info=flag)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_numpy_twin_rejects_non_finite_rows_like_clip(bad):
+    # the twin used to return NaN silently; it must refuse what clip() refuses, with its name G
+    with pytest.raises(ValueError, match=r"^G contains 1 NaN or inf"):
+        clip_numpy(np.array([[bad, 1.0], [0.0, 1.0]]), 1.0)
+
+
+def test_numpy_twin_rejects_complex_input_and_bad_c_like_clip():
+    # complex rows used to give only a ComplexWarning (the imaginary part dropped)
+    with pytest.raises(TypeError, match=r"^G must be an array of real numbers"):
+        clip_numpy(np.array([[1j, 1.0]]), 1.0)
+    with pytest.raises(TypeError, match=r"^c must be a real number"):
+        clip_numpy(np.ones((1, 2)), 1 + 1j)
+    with pytest.raises(ValueError, match=r"^c must be in \(0, inf\]"):
+        clip_numpy(np.ones((1, 2)), 0.0)
+
+
+def test_numpy_twin_wants_rows():
+    # G is (n, d); a lone vector is clip()'s job (or v[None, :])
+    with pytest.raises(ValueError, match=r"^G must have ndim in \(2,\)"):
+        clip_numpy(np.ones(3), 1.0)
+
+
 
 @given(d=st.integers(1, 37), scale=st.sampled_from([1e-200, 1e-3, 1.0, 1e3, 1e200]), seed=st.integers(0, 2**32 - 1))
 def test_fused_perturbed_glm_gradient_is_the_perturbation_and_its_norm(d, scale, seed):
