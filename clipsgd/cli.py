@@ -7,7 +7,8 @@ after a MemoryError, e.g. ``"--quick"``).
 
 Errors become one line on stderr, ``clipsgd <command>: error: ...``, never a traceback:
 bad input (ValueError, TypeError) and files (OSError) exit with status 2, running out of
-memory (MemoryError) with status 1. Adding a command = adding a module and a
+memory (MemoryError) with status 1. Negative numbers in scientific notation (``--atoms
+1e308 -1e308``) are numbers, not options (see :mod:`clipsgd._cli._parser`). Adding a command = adding a module and a
 line to :data:`COMMAND_MODULES`.
 """
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from ._cli._parser import ArgumentParser, describe_error, error_line
 
 COMMAND_MODULES = (
     "clipsgd._cli.reproduce",  # the main job: figures, report.md, results.json
@@ -26,7 +29,15 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``clipsgd`` parser with every command of :data:`COMMAND_MODULES`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        A :class:`clipsgd._cli._parser.ArgumentParser` (so ``-1e308`` is a number, not
+        an option, in every command).
+    """
+    parser = ArgumentParser(
         prog="clipsgd",
         description="Gradient clipping in private SGD (Chen, Wu, Hong 2020), executable.",
     )
@@ -43,6 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run ``clipsgd <command> ...``; return the exit status (0 success, 1 failure, 2 bad input).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``clipsgd`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -51,7 +73,7 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, OSError) as exc:  # bad input, or an output folder that cannot be written
-        _error(args, str(exc))
+        _error(args, describe_error(exc))
         return 2
     except MemoryError as exc:  # a resource limit, not bad input: status 1
         detail = f" ({exc})" if str(exc) else ""
@@ -62,7 +84,7 @@ def main(argv=None) -> int:
 
 def _error(args, message: str) -> None:
     """The one line on stderr that replaces a traceback: ``clipsgd <command>: error: ...``."""
-    print(f"clipsgd {args.command}: error: {message}", file=sys.stderr)
+    error_line(f"clipsgd {args.command}", message)
 
 
 if __name__ == "__main__":  # pragma: no cover

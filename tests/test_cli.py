@@ -49,3 +49,38 @@ def test_bad_input_is_still_status_2(monkeypatch, capsys):
     monkeypatch.setattr(sweep_cli, "_main", bad)
     assert main(["sweep"]) == 2
     assert capsys.readouterr().err == "clipsgd sweep: error: steps must be an integer >= 1 (got 0)\n"
+
+
+def test_negative_numbers_in_scientific_notation_are_values_in_every_command():
+    # argparse alone reads only -3 and -0.5 as numbers: '--atoms 1e308 -1e308' failed with
+    # "unrecognized arguments: -1e308". The shared parser class widens the test.
+    from clipsgd.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["sweep", "--atoms", "1e308", "-1e308", "-2.5E-3", "-.5", "-3", "--k", "-inf"])
+    assert args.atoms == [1e308, -1e308, -2.5e-3, -0.5, -3.0] and args.k == [-float("inf")]
+    args = parser.parse_args(["epsilon", "-z", "-1e-3", "-q", "0.1", "-T", "10", "-d", "1e-5"])
+    assert args.noise_multiplier == -1e-3  # parsed, then rejected by the library with its range
+
+
+@pytest.mark.parametrize("text", ["-1e308", "-2.5E-3", "-.5e1", "-3", "-0.5", "-2.", "-inf", "-Infinity"])
+def test_negative_number_pattern_accepts_what_float_reads(text):
+    from clipsgd._cli._parser import NEGATIVE_NUMBER
+
+    assert NEGATIVE_NUMBER.match(text) and float(text) < 0
+
+
+@pytest.mark.parametrize("text", ["-e5", "-1e", "--1", "-x", "-1e3x", "-", "-nan"])
+def test_negative_number_pattern_leaves_options_alone(text):
+    # anything else still looks like an option (an unknown one is argparse's usual error)
+    from clipsgd._cli._parser import NEGATIVE_NUMBER
+
+    assert not NEGATIVE_NUMBER.match(text)
+
+
+def test_a_negative_scientific_value_reaches_validation_not_the_option_parser(capsys):
+    # the library's message (naming the parameter and range) instead of argparse's confusion
+    assert main(["sweep", "--atoms", "1", "2", "--c", "-1e-3", "--quiet", "--steps", "1", "--runs", "1",
+                 "--seeds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("clipsgd sweep: error: c must be in (0, inf]") and "unrecognized" not in err

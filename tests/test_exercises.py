@@ -641,3 +641,76 @@ def test_cli(tmp_path, capsys):
     assert cli_main(["grade", "--roster", str(tmp_path / "roster.csv"),
                      str(tmp_path / "INSTRUCTOR_answer_key.csv")]) == 0
     assert "ada: 1/1" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------ non-finite and extreme answers
+def _shaped(inst, value):
+    """``value`` in the shape the instance asks for (one number, an interval, a vector)."""
+    n = np.size(inst._ref)
+    return value if n == 1 else [value] * n
+
+
+@pytest.mark.parametrize("exercise_id", sorted(CASES))
+def test_infinite_answers_are_wrong_with_feedback_in_every_exercise(exercise_id):
+    # inf used to reach the hint (h(inf)) and raise "x contains ... NaN or inf" from the
+    # library, a parameter the student never gave; now, like NaN, it is feedback. 1e309 is
+    # what float() makes of an answer beyond the float range.
+    inst = exercises.get(exercise_id, seed=0, show=False)
+    for value in (math.inf, -math.inf, 1e309):
+        fb = inst.check(_shaped(inst, value), verbose=False)
+        assert not fb.correct and fb.answered and "infinite" in fb.message, (value, fb.message)
+    fb = inst.check(", ".join(["1e309"] * np.size(inst._ref)), verbose=False)  # as text (CLI, CSV)
+    assert not fb.correct and "infinite" in fb.message
+    assert "could not read" in inst.check(_shaped(inst, math.nan), verbose=False).message
+
+
+@pytest.mark.parametrize("exercise_id", sorted(CASES))
+def test_huge_finite_answers_get_feedback_without_warnings(exercise_id, recwarn):
+    # 1e308 is finite: a hint evaluating h(1e308) may overflow; the answer is still just
+    # wrong (07.weighted_stall used to raise ValueError from its hint here)
+    inst = exercises.get(exercise_id, seed=0, show=False)
+    for value in (1e308, -1e308):
+        fb = inst.check(_shaped(inst, value), verbose=False)
+        assert not fb.correct and fb.message and not _leaks(fb.message, inst._ref)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def _one_error_line(capsys, command):
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert lines[0].startswith(f"python -m clipsgd.exercises {command}: error: "), lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["show", "01.stationary_point", "--seed", "-3"], "seed must be a non-negative integer"),
+    (["check", "bogus", "--seed", "1", "--", "5"], "exercise_id must be one of"),
+    (["assign", "--course-seed", "-1", "--students", "ada,alan", "--out", "OUT"],
+     "course_seed must be a non-negative integer (got -1)"),
+    (["grade", "--course-seed", "-2", "--students", "ada", "ANSWERS"],
+     "course_seed must be a non-negative integer (got -2)"),
+    (["grade", "--roster", "/nonexistent/roster.csv", "ANSWERS", "--out", "OUT/g.csv"],
+     "No such file or directory"),
+])
+def test_cli_user_errors_are_one_line_and_status_2(tmp_path, capsys, argv, names):
+    # these used to print a traceback and exit 1
+    argv = [a.replace("OUT", str(tmp_path / "out")).replace("ANSWERS", str(tmp_path / "answers.csv"))
+            for a in argv]
+    assert cli_main(argv) == 2
+    assert names in _one_error_line(capsys, argv[0])
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+@pytest.mark.parametrize("answer", ["inf", "1e309", "-inf"])
+def test_cli_check_of_an_infinite_answer_is_feedback_not_an_error(capsys, answer):
+    # a wrong answer (status 1) with the explanation, as for any other wrong number
+    assert cli_main(["check", "01.stationary_point", "--seed", "1234", "--", answer]) == 1
+    captured = capsys.readouterr()
+    assert "[not yet]" in captured.out and "infinite" in captured.out and captured.err == ""
+
+
+def test_cli_reads_negative_scientific_answers_without_double_dash(capsys):
+    # '-1e-3' is a number, not an unknown option (the shared parser, clipsgd._cli._parser)
+    assert cli_main(["check", "01.h_at_optimum", "--seed", "4", "-1e-3"]) == 1
+    assert "[not yet]" in capsys.readouterr().out

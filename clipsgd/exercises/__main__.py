@@ -18,7 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._cli._parser import ArgumentParser, describe_error, error_line
 from . import exercise, get, instructor, list_exercises
+
+PROG = "python -m clipsgd.exercises"
 
 
 def _students(spec: str) -> list:
@@ -36,16 +39,21 @@ def _students(spec: str) -> list:
     return [s.strip() for s in spec.split(",") if s.strip()]
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m clipsgd.exercises", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m clipsgd.exercises`` (``-1e-3`` is a number, not an option).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    ap = ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("list", help="list the exercise ids")
     p.add_argument("--tutorial", help="only this tutorial's exercises (e.g. 01)")
     p = sub.add_parser("show", help="print an instance's question")
     p.add_argument("id")
     p.add_argument("--seed", type=int, required=True)
-    p = sub.add_parser("check", help="check an answer (put '--' before a negative answer)")
+    p = sub.add_parser("check", help="check an answer (-2.5 or -1e-3 is an answer, not an option)")
     p.add_argument("id")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("answer", nargs="+")
@@ -62,8 +70,33 @@ def main(argv=None) -> int:
     p.add_argument("--students", help="with --course-seed: the full class list")
     p.add_argument("--exercises", nargs="*", help="exercise ids (default: those in the answers)")
     p.add_argument("--out", help="write per-answer grades and feedback to this CSV")
-    args = ap.parse_args(argv)
+    return ap
 
+
+def main(argv=None) -> int:
+    """Run the exercises command line; return the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success (``check``: a right answer), 1 for a wrong answer to ``check``, 2 for
+        bad input (an unknown id, a negative seed, a missing file): one line
+        ``python -m clipsgd.exercises <command>: error: ...`` on stderr, no traceback.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, TypeError, OSError) as exc:
+        error_line(f"{PROG} {args.cmd}", describe_error(exc))
+        return 2
+
+
+def _run(args) -> int:
     if args.cmd == "list":
         for e in list_exercises(args.tutorial):
             print(f"{e:28s} {exercise(e).title}")

@@ -27,6 +27,7 @@ import math
 import numbers
 import re
 import types
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -172,11 +173,12 @@ def list_exercises(tutorial: Optional[str] = None) -> list:
     return ids
 
 
-def _check_seed(seed) -> int:
+def _check_seed(seed, name: str = "seed") -> int:
+    """A seed: an integer >= 0 (not a float, not a bool); the errors name ``name``."""
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be a non-negative integer (got {seed!r})")
+        raise TypeError(f"{name} must be a non-negative integer (got {seed!r})")
     if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer (got {seed})")
+        raise ValueError(f"{name} must be a non-negative integer (got {seed})")
     return int(seed)
 
 
@@ -254,24 +256,54 @@ class Instance:
         """Check ``answer``; print (``verbose``) and return a :class:`Feedback`.
 
         ``None`` means "not answered yet" (not an error, so a notebook runs top to
-        bottom before the student fills in the answers).
+        bottom before the student fills in the answers). An answer that cannot be read
+        (text, NaN) or is infinite (``inf``, ``"1e309"``) is a wrong answer whose
+        feedback says so, in every exercise; it never raises.
+
+        Parameters
+        ----------
+        answer : float, sequence of float, str, StationarySet or None
+            The answer (see :func:`parse_answer`).
+        verbose : bool, default True
+            Print the feedback.
+
+        Returns
+        -------
+        Feedback
         """
         fb = self._feedback(answer)
         if verbose:
             print(("[correct] " if fb.correct else "[not yet] ") + f"{self.exercise_id}: " + fb.message)
         return fb
 
+    def _hint(self, ans) -> str:
+        """The exercise's hint for a wrong (parsed, finite) answer; ``""`` when it has none.
+
+        Hints evaluate the instance at the answer (e.g. h(answer)); for an answer near the
+        float limit (1e308) that can overflow. Such an answer is still just wrong: the
+        overflow is silenced and a hint that cannot be computed gives way to the generic
+        "not right yet." instead of an error.
+        """
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                return self._ex.hint(self.params, ans)
+            except (ValueError, ArithmeticError):
+                return ""
+
     def _feedback(self, answer) -> Feedback:
         ex = self._ex
         mk = lambda ok, msg, answered=True: Feedback(ok, msg, ex.id, self.seed, answered)  # noqa: E731
         if answer is None:
             return mk(False, "no answer yet: replace None with your answer.", answered=False)
+        if _has_inf(answer):  # before the hints, which evaluate h(answer) and need it finite
+            return mk(False, _INFINITE_ANSWER)
         try:
             ans = _parse(ex, answer, self.params)
         except (TypeError, ValueError) as exc:
             single = _parse_or_none(_as_number, answer, self.params) if ex.kind == INTERVAL else None
             if single is not None:
-                hint = ex.hint(self.params, single)
+                hint = self._hint(single)
                 return mk(False, "this asks for an interval (lo, hi), not a single number. " + hint)
             return mk(False, f"could not read your answer: {exc}")
         if ex.close(ans, self._ref):
@@ -284,12 +316,12 @@ class Instance:
             hi_ok = ex.close(ans[1], self._ref[1])
             part = ("the lower endpoint is right, the upper one is not. " if lo_ok and not hi_ok else
                     "the upper endpoint is right, the lower one is not. " if hi_ok and not lo_ok else "")
-            return mk(False, part + (ex.hint(self.params, ans) or "not right yet."))
+            return mk(False, part + (self._hint(ans) or "not right yet."))
         if ex.kind == VECTOR:
             wrong = np.flatnonzero(~np.isclose(ans, self._ref, rtol=ex.rtol, atol=ex.atol))
             part = f"entries {wrong.tolist()} are off. " if 0 < wrong.size < len(ans) else ""
-            return mk(False, part + (ex.hint(self.params, ans) or "not right yet."))
-        return mk(False, ex.hint(self.params, ans) or "not right yet.")
+            return mk(False, part + (self._hint(ans) or "not right yet."))
+        return mk(False, self._hint(ans) or "not right yet.")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -394,6 +426,22 @@ def parse_answer(kind: str, value, length: Optional[int] = None):
     if not np.all(np.isfinite(arr)):
         raise ValueError("the answer must be finite")
     return arr
+
+
+_INFINITE_ANSWER = ("your answer is infinite (inf, or a number beyond the largest float, about "
+                    "1.8e308); every answer here is finite.")
+
+
+def _has_inf(value) -> bool:
+    """True when the answer reads as numbers of which one is +-inf (``"inf"``, ``1e309``, ...).
+
+    Unreadable answers are False here: :func:`parse_answer` explains what is wrong with them.
+    """
+    try:
+        arr = _as_floats(value)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.any(np.isinf(arr)))
 
 
 class _AsNumber:  # stands in for an Exercise when reading a single number

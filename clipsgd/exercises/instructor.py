@@ -38,7 +38,7 @@ SEED_RANGE = 10**6
 
 def student_seed(course_seed: int, student: str, attempt: int = 0) -> int:
     """The seed of ``student`` in a course (deterministic, in [0, 10**6))."""
-    course_seed = _check_seed(course_seed)
+    course_seed = _check_seed(course_seed, "course_seed")
     if not isinstance(student, str) or not student.strip():
         raise ValueError(f"student must be a non-empty string (got {student!r})")
     h = hashlib.sha256(f"clipsgd-course:{course_seed}:{student.strip()}:{attempt}".encode()).digest()
@@ -270,7 +270,7 @@ def assign(students: Iterable[str], exercise_ids: Optional[Iterable[str]] = None
         exercise(e)  # validates the id
     if not ids:
         raise ValueError("exercise_ids must contain at least one exercise id")
-    return Assignment(_check_seed(course_seed), ids, _seeds(course_seed, students))
+    return Assignment(_check_seed(course_seed, "course_seed"), ids, _seeds(course_seed, students))
 
 
 def read_roster(path) -> dict:
@@ -286,6 +286,8 @@ def grade(answers, exercise_ids=None, *, course_seed=None, students=None, seeds=
     (with ``students``, default: the students found in ``answers``). ``exercise_ids``
     defaults to the exercises found in ``answers``.
     """
+    if course_seed is not None and seeds is None:  # a bad seed is reported before any file is read
+        course_seed = _check_seed(course_seed, "course_seed")
     rows = _read_rows(answers)
     if exercise_ids is None:
         exercise_ids = sorted({str(r["exercise"]).strip() for r in rows})
