@@ -812,6 +812,7 @@ def rivals_at_equal_privacy(problem, x_star, *, epsilon, delta, sample_rate, ste
             "noise_multiplier": float(getattr(rv.algorithm, "noise_multiplier", 0.0)),
             "note": rv.note, "bias": est.bias(xs), "noise_floor": est.noise_floor, "rms": est.rms(xs),
             "steps_to_target": settle if np.isfinite(settle) else None,
+            "last_record": int(res.record_steps[-1]),
             "final_threshold": float(np.median(res.clip_threshold[:, -1])),
             "score": float(np.mean([score(x) for x in est.per_run])) if score is not None else None,
         })
@@ -823,20 +824,66 @@ def rivals_at_equal_privacy(problem, x_star, *, epsilon, delta, sample_rate, ste
             "noise_std_on_mean": z * c / (sample_rate * problem.n)}
 
 
+def _settle_cell(v, last) -> str:
+    """A "steps until the mean stays within the target" cell, honest about the end of the run.
+
+    ``v``: the first recorded step from which the distance stays <= target up to the last
+    record (:func:`_settle_step`; None or inf: above the target at the last record);
+    ``last``: the last recorded step. Settling *at* the last record is no evidence that it
+    stays (a curve that crosses the target back and forth ends below it by chance), so it
+    is reported as not settled.
+    """
+    if v is None or not np.isfinite(v):
+        return f"> {last:,.0f} (not within the target at the end)"
+    if v >= last:
+        return f"not settled (within the target only at the last step, {last:,.0f})"
+    return f"{v:,.0f}"
+
+
+def _settle_note(cells) -> str:
+    """Footnote for the settle cells that occur in ``cells`` (nothing when all are plain numbers)."""
+    notes = []
+    if any(c.startswith(">") for c in cells):
+        notes.append("\"> N\": still farther than the target at the last recorded step N (the end of the runs)")
+    if any(c.startswith("not settled") for c in cells):
+        notes.append("\"not settled\": within the target at the last recorded step only; before it the "
+                     "curve was above the target, so there is no evidence that it stays")
+    return ("Steps column: first recorded step from which the distance stays within the target up to the "
+            "end; " + "; ".join(notes) + ".") if notes else ""
+
+
 def _privacy_table(pr, score_name=None) -> str:
     sc = f" {score_name} |" if score_name else ""
     lines = ["| method | privacy | epsilon (run's report) | bias \\|\\|E x_bar - x*\\|\\| (+/- MC) | RMS \\|\\|x_bar - x*\\|\\| "
              f"| steps after which \\|\\|E x_t - x*\\|\\| stays <= {pr['target']:g} |{sc}",
              "|---|---|---|---|---|---|" + ("---|" if score_name else "")]
+    cells = []
     for r in pr["rows"]:
         priv = "accounted" if r["private"] else "**non-private**"
         eps = f"{r['epsilon']:.3f}" if r["epsilon"] is not None else "none (not accounted)"
-        st = str(r["steps_to_target"]) if r["steps_to_target"] is not None else "never"
+        st = _settle_cell(r["steps_to_target"], r.get("last_record", pr["steps"]))
+        cells.append(st)
         note = f" ({r['note']})" if r["note"] else ""
         extra = f" {r['score']:.3f} |" if score_name else ""
         lines.append(f"| {r['method']}{note} | {priv} | {eps} | {r['bias']:.4f} (+/- {r['noise_floor']:.4f}) "
                      f"| {r['rms']:.4f} | {st} |{extra}")
-    return "\n".join(lines)
+    foot = _settle_note(cells)
+    return "\n".join(lines) + (f"\n\n{foot}" if foot else "")
+
+
+def _dice_settle_phrase(pr, title) -> str:
+    """What the equal-privacy table says about DiceSGD's mean iterate on one problem, in words."""
+    r = next((r for r in pr["rows"] if r["method"].startswith("DiceSGD")), None)
+    if r is None:
+        return ""
+    last, v = r.get("last_record", pr["steps"]), r["steps_to_target"]
+    if v is None or not np.isfinite(v):
+        how = f"not within {pr['target']:g} of x* at the end ({last:,} steps)"
+    elif v >= last:
+        how = f"not settled within {pr['target']:g} (below it only at the last step, {last:,})"
+    else:
+        how = f"within {pr['target']:g} from step {v:,.0f} on"
+    return f"on {title}, {how}"
 
 
 # ============================================================================ the studies
@@ -963,7 +1010,8 @@ def study_example1(ctx, cfg) -> dict:
                      "se": float(est.se[0]),
                      "z_score": float((est.mean[0] - xk - shift) / est.se[0]), "burn": est.burn,
                      "tail": est.steps - est.burn, "tau": tau, "runs": cfg["sim_runs"],
-                     "steps_to_target": _first_hit(res, [xs], cfg["target"])})
+                     "steps_to_target": _first_hit(res, [xs], cfg["target"]),
+                     "last_record": int(res.record_steps[-1])})
     out["simulated"] = sims
     # ---- the price: exact mean-field steps to the target from x0 = 0
     ks_p = np.asarray(cfg["price_ks"], float)
@@ -971,7 +1019,7 @@ def study_example1(ctx, cfg) -> dict:
     out["price"] = {"k": ks_p.tolist(), "lr": lr, "target": cfg["target"], "x0": 0.0,
                     "steps": mean_field_steps_to_target(prob, c, ks_p, lr, 0.0, cfg["target"]).tolist()}
     # simulated price: the mean of many runs at the same lr, from the same x0
-    sim_price = {}
+    sim_price, sim_last = {}, {}
     for j, k in enumerate(cfg["price_sim_ks"]):
         t_mf = out["price"]["steps"][list(ks_p).index(k)]
         steps = int(1.5 * t_mf) + 2000
@@ -979,7 +1027,9 @@ def study_example1(ctx, cfg) -> dict:
         res = run(prob, ClippedSGD(lr=lr, c=c, k=k), steps=steps, runs=cfg["price_sim_runs"], seed=_seed(ctx, 9, j),
                   x0=x0, record_every=50, record_loss=False)
         sim_price[k] = _first_hit(res, [xs], cfg["target"])
+        sim_last[k] = int(res.record_steps[-1])
     out["price"]["simulated"] = {str(k): v for k, v in sim_price.items()}
+    out["price"]["simulated_last_step"] = {str(k): v for k, v in sim_last.items()}
     out["price"]["sim_runs"] = cfg["price_sim_runs"]
     fin = np.isfinite(out["price"]["steps"]) & (ks_p >= 24)
     steps_p = np.asarray(out["price"]["steps"])
@@ -1295,6 +1345,51 @@ def _figures(ctx, ex1, quad, logi):
     return figs
 
 
+def _price_table(ex1) -> str:
+    """The Example-1 price table (exact mean field and simulation) with its footnote.
+
+    The simulated column takes the price runs (``price.simulated``) and the Monte Carlo
+    runs at the price's step size (``simulated`` rows with the same lr); a k with neither
+    shows "-", and the footnote lists which k were simulated and what each symbol means.
+    """
+    pr = ex1["price"]
+    last_default = {}
+    sim = {float(k): v for k, v in pr["simulated"].items()}
+    last = {float(k): v for k, v in pr.get("simulated_last_step", {}).items()}
+    runs = {float(k): pr["sim_runs"] for k in sim}
+    for r in ex1["simulated"]:
+        if r["lr"] == pr["lr"] and r["k"] not in sim:
+            sim[r["k"]] = r["steps_to_target"]
+            last[r["k"]] = r.get("last_record", r["burn"] + r["tail"])
+            runs[r["k"]] = r["runs"]
+    for k, v in sim.items():  # results without the last step: the count itself, when finite
+        last_default[k] = last.get(k, v if v is not None and np.isfinite(v) else math.nan)
+    cells, rows = [], []
+    for k, s in zip(pr["k"], pr["steps"]):
+        if k in sim:
+            cell = _settle_cell(sim[k], last_default[k]) if np.isfinite(last_default[k]) else _fmt_steps(sim[k])
+            cells.append(cell)
+            cell = f"{cell} ({runs[k]} runs)" if runs[k] != pr["sim_runs"] else cell
+        else:
+            cell = "-"
+        rows.append(f"| {k:g} | {_fmt_steps(s)} | {cell} |")
+    done = sorted(k for k in pr["k"] if k in sim)
+    missing = [k for k in pr["k"] if k not in sim]
+    notes = []
+    if missing:
+        notes.append(f"\"-\": not simulated at lr {pr['lr']:g} (runs exist only for k = "
+                     f"{', '.join(f'{k:g}' for k in done) if done else 'none'}; the mean-field column covers every k)")
+    if any(s is None or not np.isfinite(s) for s in pr["steps"]):
+        notes.append(f"\"never\" (mean field): the limit x_k is farther than {pr['target']:g} from x*, or the "
+                     "target is not reached within 200,000 steps")
+    sn = _settle_note(cells)
+    foot = " ".join(n[0].upper() + n[1:] + "." for n in notes)
+    foot = (foot + (" " if foot else "") + sn).strip()
+    head = (f"| k | exact mean-field steps | simulated: mean of {pr['sim_runs']} runs stays within the target "
+            "from this step on |\n|---|---|---|")
+    return head + "\n" + "\n".join(rows) + (f"\n\n{foot}" if foot else "")
+
+
 def _markdown(ex1, quad, logi, quick) -> str:
     e = ex1["exact"]
     show = [i for i, k in enumerate(e["k"]) if any(abs(k - v) < 1e-9 for v in (0.25, 1, 2, 4, 8, 16, 32, 64, 128, 256))]
@@ -1305,14 +1400,7 @@ def _markdown(ex1, quad, logi, quick) -> str:
         f"| {r['k']:g} | {r['lr']:g} | {r['exact']:.6f} | {r['lr_shift']:+.5f} | {r['exact'] + r['lr_shift']:.5f} "
         f"| {r['sim_mean']:.5f} +/- {r['se']:.5f} | {r['z_score']:+.2f} | {r['runs']} | {r['burn']:,} + {r['tail']:,} |"
         for r in ex1["simulated"])
-    sim_steps = {float(k): v for k, v in ex1["price"]["simulated"].items()}
-    sim_steps.update({r["k"]: r["steps_to_target"] for r in ex1["simulated"] if r["lr"] == ex1["price"]["lr"]})
-
-    def sim_price(k):
-        return _fmt_steps(sim_steps[k]) if k in sim_steps else "-"
-
-    t_price = "\n".join(f"| {k:g} | {_fmt_steps(s)} | {sim_price(k)} |"
-                        for k, s in zip(ex1["price"]["k"], ex1["price"]["steps"]))
+    t_price = _price_table(ex1)
     t_riv = "\n".join(f"| {r['method']} | {r['exact_limit']:.4f} | {r['sim_mean']:.4f} +/- {r['se']:.4f} | {r['why']} |"
                       for r in ex1["rivals"])
     pr1 = ex1["privacy"]
@@ -1335,6 +1423,9 @@ def _markdown(ex1, quad, logi, quick) -> str:
     q9s = riv["quantile clipping, target 0.9, eta_c = 0.02"]
     dice_bad = riv["DiceSGD, C2 = 0.1"]
     mode = "quick (smoke-test sizes: few runs, large Monte Carlo error)" if quick else "full"
+    dice_settle = "; ".join(p for p in (_dice_settle_phrase(pr1, "Example 1 x 1000"),
+                                        _dice_settle_phrase(quad["privacy"], quad["name"]),
+                                        _dice_settle_phrase(logi["privacy"], logi["name"])) if p)
 
     def priv_head(pr, n):
         return (f"Poisson rate q = {pr['sample_rate']:g} (expected batch {pr['expected_batch']:.1f}, n = {n}), "
@@ -1383,8 +1474,6 @@ the count grow ~ linearly in k (log-log slope for k >= 24: {ex1['price']['slope_
 A single run is noisier: its stationary spread grows like lr/slope ~ lr k, so matching a
 target on one run needs lr ~ 1/k as well, i.e. ~k^2 steps.
 
-| k | exact mean-field steps | simulated: mean of {ex1['price']['sim_runs']} runs stays within the target from this step on |
-|---|---|---|
 {t_price}
 
 **Rivals without noise: exact limit vs simulation** (lr {ex1['rival_lr']:g}, batch 1, {ex1['rival_runs']} runs of
@@ -1495,7 +1584,7 @@ balances gradient *directions*, far from the minimiser of the loss.
   ~ linearly in k (mean field), and ~ k^2 for a single noisy run; under a fixed privacy
   budget (fixed steps) large k simply does not arrive.
 * AUTO-S is biased towards the median under asymmetric noise; DiceSGD is exact when
-  C2 >= ||h_0(x*)|| but carries no privacy accounting here; quantile clipping avoids the
+  C2 >= ||h_0(x*)|| but carries no privacy accounting here, and at equal noise (tables above) its mean iterate is {dice_settle}; quantile clipping avoids the
   bias by raising c (target above 1 - 1/n clips nothing), which raises the noise z c.
 
 ![bias vs k](bias_vs_k.png)

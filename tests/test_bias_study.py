@@ -19,6 +19,8 @@ from clipsgd import problems, run
 from clipsgd.algorithms import DPSGD, AutoClipSGD, ClippedSGD, DiceSGD, QuantileClipDPSGD
 from clipsgd.bias_study import (
     PerturbedDrift,
+    _dice_settle_phrase,
+    _price_table,
     _privacy_table,
     _settle_step,
     asymptotic_shift,
@@ -319,6 +321,64 @@ def test_rivals_at_equal_privacy_table_labels():
     assert md.count("**non-private**") == 1 and "none (not accounted)" in md
 
 
+def _priv_result(settles, steps=5000, target=0.1):
+    """A synthetic rivals_at_equal_privacy result: one row per (method, steps_to_target)."""
+    rows = [{"method": m, "private": not m.startswith("DiceSGD"), "epsilon": None if m.startswith("DiceSGD") else 0.9,
+             "note": "", "bias": 0.01, "noise_floor": 0.01, "rms": 0.05, "steps_to_target": v, "last_record": steps,
+             "score": None} for m, v in settles]
+    return {"target": target, "steps": steps, "rows": rows}
+
+
+def _cells(md, col):
+    return [ln.split(" | ")[col].strip(" |") for ln in md.splitlines() if ln.startswith("| ") and "---" not in ln][1:]
+
+
+def test_privacy_table_says_not_settled_when_only_the_last_step_is_within_target():
+    md = _privacy_table(_priv_result([("DP-SGD (k = 0)", None), ("quantile", 1200), ("DiceSGD (C2 = 1)", 5000)]))
+    assert _cells(md, 5) == ["> 5,000 (not within the target at the end)", "1,200",
+                             "not settled (within the target only at the last step, 5,000)"]
+    assert "| 5000 |" not in md and "never" not in md
+    foot = md.split("\n\n", 1)[1]
+    assert '"not settled": within the target at the last recorded step only' in foot and '"> N"' in foot
+    # the footnote explains only the symbols that occur
+    md2 = _privacy_table(_priv_result([("DP-SGD (k = 0)", 100), ("DiceSGD (C2 = 1)", 280)], steps=2000))
+    assert _cells(md2, 5) == ["100", "280"] and "\n\n" not in md2
+    # results saved before last_record existed: the run's length is the last record
+    old = _priv_result([("DiceSGD (C2 = 1)", 4000)], steps=4000)
+    del old["rows"][0]["last_record"]
+    assert "not settled" in _privacy_table(old)
+
+
+def test_dice_verdict_agrees_with_the_table():
+    for v, words in [(5000, "not settled within 0.1 (below it only at the last step, 5,000)"),
+                     (None, "not within 0.1 of x* at the end (5,000 steps)"), (280, "within 0.1 from step 280 on")]:
+        pr = _priv_result([("DP-SGD (k = 0)", None), ("DiceSGD (C2 = 1)", v)])
+        assert _dice_settle_phrase(pr, "Ex") == f"on Ex, {words}"
+    assert _dice_settle_phrase(_priv_result([("DP-SGD (k = 0)", 3)]), "Ex") == ""
+
+
+def test_price_table_explains_dashes_from_the_data():
+    ex1 = {"price": {"k": [0.0, 8.0, 16.0, 32.0, 64.0], "steps": [math.inf, math.inf, 4348.0, 5125.0, 9465.0],
+                     "lr": 0.02, "target": 0.1, "simulated": {"32.0": 5750}, "simulated_last_step": {"32.0": 9687},
+                     "sim_runs": 200},
+           "simulated": [{"k": 0.0, "lr": 0.02, "steps_to_target": math.inf, "last_record": 4751, "runs": 200,
+                          "burn": 751, "tail": 4000},
+                         {"k": 8.0, "lr": 0.02, "steps_to_target": 31614, "last_record": 31614, "runs": 200,
+                          "burn": 6323, "tail": 25291},
+                         {"k": 16.0, "lr": 0.04, "steps_to_target": 100, "runs": 200, "burn": 1, "tail": 1}]}
+    md = _price_table(ex1)
+    assert _cells(md, 2) == ["> 4,751 (not within the target at the end)",
+                             "not settled (within the target only at the last step, 31,614)", "-", "5,750", "-"]
+    foot = md.split("\n\n", 1)[1]
+    # the simulated ks are read off the results (k = 16 ran at another lr: not in the column)
+    assert '"-": not simulated at lr 0.02 (runs exist only for k = 0, 8, 32;' in foot
+    assert '"never" (mean field)' in foot and '"not settled"' in foot and '"> N"' in foot
+    # everything simulated: no "-" and no note about it
+    ex1["price"].update(k=[32.0], steps=[5125.0])
+    md = _price_table(ex1)
+    assert "-" not in _cells(md, 2) and "not simulated" not in md and "never" not in md
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="k"):
         perturbation_bound(EX1, 1.0, 0.0)
@@ -356,6 +416,9 @@ def test_section_smoke(tmp_path, monkeypatch):
     out = bs.section(Context(out=str(tmp_path), quick=True, verbose=False))
     md = out["markdown"]
     assert md.count("**non-private**") == 3 and "Theorem B" in md and "Richardson" in md
+    # the DiceSGD verdict is read off the equal-privacy tables, problem by problem
+    assert "at equal noise (tables above) its mean iterate is on Example 1 x 1000, " in md
+    assert "| 0 | never | " in md and "| 32 |" in md  # the price table, with its simulated k
     assert all((tmp_path / f).exists() for f in ("bias_vs_k.png", "price_vs_k.png", "rivals_equal_privacy.png",
                                                   "example1_rival_drifts.png"))
     r = out["results"]["example1"]
