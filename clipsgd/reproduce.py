@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import datasets, plots, problems
+from ._validate import check_bool, check_int
 from .algorithms import DPSGD, SGD, ClippedSGD
 from .engine import run
 from .exact import expected_clipped_gradient, stationary_points
@@ -261,6 +262,37 @@ Privacy: {priv_txt}
 
 
 # ------------------------------------------------------------------------------ driver
+#: Said once before the first section when :func:`numba_cache_is_cold`.
+COMPILING_MESSAGE = ("compiling Numba kernels on first use (up to a minute without output; "
+                     "cached for later runs)...")
+
+#: The kernels whose compilation dominates a first run: (module, dispatcher name).
+_KERNELS = (("clipsgd.engine", "_lockstep_quadratic_1d"), ("clipsgd.engine", "_run_body"))
+
+
+def numba_cache_is_cold() -> bool:
+    """True when a main simulation kernel is not in Numba's on-disk cache (or is stale).
+
+    Reads only the small cache index of each kernel in :data:`_KERNELS` (milliseconds,
+    nothing is compiled). An index that is missing, or written for another version of
+    the source, means the first call compiles. If Numba's cache internals cannot be read
+    (another Numba version), the answer is True: the message is then said every time
+    rather than never.
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        for module, name in _KERNELS:
+            dispatcher = getattr(importlib.import_module(module), name)
+            if not dispatcher._cache._cache_file._load_index():  # {} when missing or stale
+                return True
+        return False
+    except Exception:  # private Numba API: any change means "cannot tell"
+        return True
+
+
 def _load_section(spec):
     mod, fn = spec.split(":")
     try:
@@ -295,12 +327,33 @@ def reproduce(out: str, quick: bool = False, seed: int = 0, verbose: bool = True
     -------
     dict
         The content of ``results.json``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad argument (``seed`` not an integer >= 0, ``quick`` or ``verbose`` not a bool,
+        ``only`` matching no section), before any progress message or file.
+
+    Notes
+    -----
+    On the first run after installing (or after clipsgd's kernels changed) Numba compiles
+    the simulation kernels, which takes tens of seconds with no other output; the
+    progress messages then start with :data:`COMPILING_MESSAGE`
+    (see :func:`numba_cache_is_cold`).
     """
+    # every argument is checked before anything is printed, written or run
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a folder path (str or os.PathLike) (got {out!r})")
+    quick = check_bool("quick", quick)
+    seed = check_int("seed", seed, 0)
+    verbose = check_bool("verbose", verbose)
     specs = select_sections(only)
     os.makedirs(out, exist_ok=True)
     ctx = Context(out=out, quick=quick, seed=seed, verbose=verbose)
     loaded = {spec: _load_section(spec) for spec in specs}
     sections = [s for s in loaded.values() if s is not None]
+    if sections and verbose and numba_cache_is_cold():
+        ctx.log(COMPILING_MESSAGE)
     outputs = []
     for i, section in enumerate(sections, 1):
         ctx.log(f"section {i}/{len(sections)}: {section.__doc__.strip().splitlines()[0]}")

@@ -105,3 +105,72 @@ def test_only_without_a_name_is_an_error_not_everything(capsys):
     with pytest.raises(ValueError, match="only must name at least one section"):
         select_sections([])
     assert select_sections("example2") == [s for s in select_sections(None) if s.endswith("example2")]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "-1"], "seed must be an integer >= 0 (got -1)"),
+    (["--seed", "-1", "--only", "example"], "seed must be an integer >= 0 (got -1)"),
+])
+def test_bad_arguments_are_rejected_before_any_progress_or_file(tmp_path, capsys, argv, message):
+    # the seed used to be rejected only by the first simulation, after section progress lines
+    out = tmp_path / "o"
+    assert main(["reproduce", "--out", str(out), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"clipsgd reproduce: error: {message}\n" and captured.out == ""
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kwargs, error, name", [
+    (dict(seed=1.5), TypeError, "seed"), (dict(quick="yes"), TypeError, "quick"),
+    (dict(verbose=None), TypeError, "verbose"), (dict(out=3), TypeError, "out"),
+])
+def test_reproduce_api_validates_every_argument_first(tmp_path, kwargs, error, name):
+    from clipsgd.reproduce import reproduce
+
+    kwargs.setdefault("out", str(tmp_path / "o"))
+    with pytest.raises(error, match=rf"^{name} must be"):
+        reproduce(only="example2", **kwargs)
+    assert not (tmp_path / "o").exists()
+
+
+def _fake_section(ctx):
+    """A stand-in section (instant): the tests below are about the progress lines around it."""
+    return {"title": "Fake", "markdown": "", "results": {}, "figures": []}
+
+
+@pytest.mark.parametrize("cold", [True, False])
+def test_a_cold_numba_cache_is_announced_once_before_the_first_section(tmp_path, monkeypatch, capsys, cold):
+    # a first run compiles for ~40 s without output; the progress must say why, up front
+    import clipsgd.reproduce as rep
+
+    monkeypatch.setattr(rep, "numba_cache_is_cold", lambda: cold)
+    monkeypatch.setattr(rep, "_load_section", lambda spec: _fake_section)
+    rep.reproduce(str(tmp_path), only=["example1", "example2"])
+    err = capsys.readouterr().err
+    assert err.count("compiling Numba kernels on first use") == (1 if cold else 0)
+    if cold:
+        assert err.index("compiling Numba kernels") < err.index("section 1/2")
+    rep.reproduce(str(tmp_path), only="example2", verbose=False)  # --quiet: nothing at all
+    assert capsys.readouterr().err == ""
+
+
+def test_cache_probe_finds_a_fresh_cache_cold_and_never_compiles(tmp_path):
+    # with an empty NUMBA_CACHE_DIR nothing is cached: cold, answered in well under a second
+    import os
+    import subprocess
+    import sys
+
+    code = ("import time; t = time.perf_counter(); from clipsgd.reproduce import numba_cache_is_cold as f;"
+            "t = time.perf_counter(); print(f(), time.perf_counter() - t)")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    cold, seconds = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                   check=True).stdout.split()
+    assert cold == "True" and float(seconds) < 0.5
+
+
+def test_cache_probe_says_cold_when_it_cannot_tell(monkeypatch):
+    # unreadable Numba internals: better an unneeded note than a silent minute
+    import clipsgd.reproduce as rep
+
+    monkeypatch.setattr(rep, "_KERNELS", (("clipsgd.engine", "no_such_kernel"),))
+    assert rep.numba_cache_is_cold() is True
