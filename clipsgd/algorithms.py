@@ -41,6 +41,7 @@ from ._validate import (
     check_nonnegative,
     check_positive,
     check_rate,
+    check_real,
 )
 
 __all__ = [
@@ -392,6 +393,17 @@ class QuantileClipDPSGD(DPSGD):
     with target quantile :math:`\gamma`, step :math:`\eta_c` and count noise
     :math:`\sigma_b` (``count_noise_multiplier``). ``c`` is the initial threshold.
 
+    Parameters
+    ----------
+    target_quantile : float in (0, 1), default 0.5
+        :math:`\gamma`. The end points are excluded: :math:`\tilde b_t` is about
+        :math:`[0, 1]`-valued, so :math:`\gamma = 1` would only ever grow :math:`c` (and
+        :math:`\gamma = 0` only shrink it).
+    quantile_lr : float >= 0, default 0.2
+        :math:`\eta_c`; a step can multiply :math:`c` by up to :math:`e^{\eta_c}`.
+    count_noise_multiplier : float >= 0, default 0
+        :math:`\sigma_b`.
+
     Privacy: the count query has sensitivity 1 (the paper centres it at 1/2 for
     sensitivity 1/2: we use that centring, so the noisy count is a Gaussian mechanism with
     multiplier :math:`2\sigma_b` in units of its sensitivity). Both mechanisms use the same
@@ -407,7 +419,13 @@ class QuantileClipDPSGD(DPSGD):
 
     def __post_init__(self):
         super().__post_init__()
-        tq = check_real_unit("target_quantile", self.target_quantile)
+        tq = check_real("target_quantile", self.target_quantile)
+        if not 0.0 < tq < 1.0:
+            raise ValueError(
+                f"target_quantile must be in (0, 1) (got {self.target_quantile!r}): the fraction "
+                "b of the batch below the threshold lies in [0, 1], so the update c <- c * "
+                "exp(-quantile_lr * (b - target_quantile)) could only grow c (target 1: c "
+                "diverges) or only shrink it (target 0: c collapses to 0)")
         object.__setattr__(self, "target_quantile", tq)
         object.__setattr__(self, "quantile_lr", check_nonnegative("quantile_lr", self.quantile_lr))
         object.__setattr__(self, "count_noise_multiplier",
@@ -432,12 +450,3 @@ class QuantileClipDPSGD(DPSGD):
     def _method_params(self):
         return (0.0, 0.0, self.target_quantile, self.quantile_lr, self.count_noise_multiplier)
 
-
-def check_real_unit(name, value):
-    """A real number in [0, 1]."""
-    from ._validate import check_real
-
-    v = check_real(name, value)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1] (got {value!r})")
-    return v

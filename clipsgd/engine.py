@@ -613,15 +613,32 @@ class DivergenceError(ValueError):
     """The iterates of some runs overflowed to inf/NaN (step size too large for the problem)."""
 
 
-def _check_finite_iterates(x_out, traj, algorithm):
-    """A run whose iterates overflowed is an error naming the step size, never NaN output."""
+#: A run's adaptive clip threshold that grew by more than this factor over its initial
+#: value is what made the iterates overflow (the noise and the clipped step scale with it).
+_THRESHOLD_BLOWUP = 1e100
+
+
+def _check_finite_iterates(x_out, traj, algorithm, spec, c_hist):
+    """A run whose iterates overflowed is an error naming the cause, never NaN output: the
+    step size, or (quantile clipping) the adaptive clip threshold when that blew up first."""
     bad = ~(np.isfinite(x_out).all(axis=1) & np.isfinite(traj).all(axis=(1, 2)))
-    if bad.any():
-        lr = getattr(algorithm, "lr", None)
-        raise DivergenceError(
-            f"the iterates of {int(bad.sum())} of {bad.size} runs overflowed to inf/NaN (first: run "
-            f"{int(np.argmax(bad))}): the step size lr = {lr!r} is too large for this problem "
-            "(or a custom oracle returned non-finite values); use a smaller lr, or clip (finite c)")
+    if not bad.any():
+        return
+    what = (f"the iterates of {int(bad.sum())} of {bad.size} runs overflowed to inf/NaN (first: run "
+            f"{int(np.argmax(bad))})")
+    if spec.method == Method.QUANTILE:
+        ch = c_hist[bad]
+        if not np.isfinite(ch).all() or ch.max() > _THRESHOLD_BLOWUP * spec.c:
+            top = ch[np.isfinite(ch)].max(initial=spec.c)
+            raise DivergenceError(
+                f"{what}: the adaptive clip threshold blew up first (initial c = {spec.c!r}, largest "
+                f"finite recorded threshold {top:.3g}{', then inf/NaN' if not np.isfinite(ch).all() else ''}); "
+                f"quantile_lr = {algorithm.quantile_lr!r} is too large (a step can multiply c by up to "
+                f"exp(quantile_lr)) or target_quantile = {algorithm.target_quantile!r} is too close to 1; "
+                "use a smaller quantile_lr")
+    raise DivergenceError(
+        f"{what}: the step size lr = {algorithm.lr!r} is too large for this problem "
+        "(or a custom oracle returned non-finite values); use a smaller lr, or clip (finite c)")
 
 
 def _prepare(problem, algorithm, steps, runs, seed, x0, record_every):
@@ -744,7 +761,7 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
 
 def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm, nclip,
             nseen, x_out, wall, delta, c_hist, accountant="pld"):
-    _check_finite_iterates(x_out, traj, algorithm)
+    _check_finite_iterates(x_out, traj, algorithm, spec, c_hist)
     window = np.diff(rec).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         clip_fraction = np.where(nseen > 0, nclip / np.maximum(nseen, 1), np.nan)

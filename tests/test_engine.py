@@ -672,3 +672,21 @@ def test_float32_storage_rejects_values_beyond_its_range():
         problems.logistic(np.array([[1e39, 0.0], [0.0, 1.0]]), [0.0, 1.0], dtype="float32")
     with pytest.raises(ValueError, match="dtype must be"):
         problems.least_squares(np.eye(2), [0.0, 1.0], dtype="float16")
+
+
+@pytest.mark.parametrize("target", [0.0, 1.0, -0.1, 1.5])
+def test_quantile_target_outside_the_open_unit_interval_is_rejected_with_the_reason(target):
+    # target 1: the update c <- c exp(-eta (b - 1)) with b <= 1 can only grow c (x ~ 4.6e33 after
+    # 200 steps of Example 1 at quantile_lr = 5); target 0 can only shrink it
+    with pytest.raises(ValueError, match=r"^target_quantile must be in \(0, 1\) .*only grow c"):
+        QuantileClipDPSGD(lr=0.1, c=1.0, noise_multiplier=1.0, sample_rate=0.5, target_quantile=target)
+
+
+@pytest.mark.parametrize("target, eta, steps", [(0.9, 1e6, 200), (0.99, 50.0, 400)])
+def test_quantile_divergence_blames_the_threshold_not_lr(target, eta, steps):
+    alg = QuantileClipDPSGD(lr=0.1, c=1.0, noise_multiplier=1.0, sample_rate=0.5, target_quantile=target,
+                            quantile_lr=eta)
+    with pytest.raises(clipsgd.DivergenceError, match=r"clip threshold blew up.*quantile_lr = ") as exc:
+        run(problems.example1(), alg, steps=steps, record_every=10, accountant="rdp")
+    assert "lr = 0.1 is too large" not in str(exc.value)
+
