@@ -833,9 +833,29 @@ def verify(quick=False, seed=0, only=None, constants=None, progress=None) -> Rep
     return Report(tuple(rows), bool(quick), seed, time.perf_counter() - t_all, constants)
 
 
+EXACT_MC = "exact: all runs equal"  # the margin cell of an MC row whose worst instance has s.e. 0
+
+
+def _deterministic(r: CheckResult) -> bool:
+    """An MC row whose worst instance gave the same margin on every run (s.e. exactly 0):
+    its runs follow one path, so the mean over runs is exact, not an estimate."""
+    return r.rule.startswith("MC") and r.se == 0.0
+
+
+def _worst_instance(r: CheckResult):
+    """Name of the worst instance (``details["instances"]``), if the check names them."""
+    names, margins = r.details.get("instances"), r.details.get("margins")
+    if names is None or margins is None:
+        return None
+    hit = np.flatnonzero(np.asarray(margins, dtype=float) == r.margin)
+    return str(names[int(hit[0])]) if hit.size and len(names) == len(margins) else None
+
+
 def _fmt_margin(r: CheckResult) -> str:
     s = f"{r.margin:+.3e}"
-    if r.rule.startswith("MC"):
+    if _deterministic(r):
+        s += f" ({EXACT_MC})"
+    elif r.rule.startswith("MC"):
         s += f" +/- {r.se:.1e}"
     return s
 
@@ -861,4 +881,12 @@ def format_table(report: Report) -> str:
         f"({'quick' if report.quick else 'full'}, seed {report.seed}, {report.seconds:.1f} s). "
         f"Rules: exact = margin >= -{RTOL:g} scale; MC >= -3se = fail only if margin < -3 s.e. "
         f"(one-sided, per instance); MC |err| <= 4se = two-sided; tight = 0 <= margin <= {TIGHT_TOL:g}.")
+    det = [r for r in report.rows if _deterministic(r)]
+    if det:
+        where = sorted({w for w in map(_worst_instance, det) if w})
+        lines[-1] += (
+            f" \"{EXACT_MC}\" (MC rows): the worst instance"
+            + (f" ({', '.join(where)})" if where else "")
+            + " gave the same margin on every run, so its s.e. is 0 and the margin is exact"
+            " (no Monte Carlo error).")
     return "\n".join(lines)

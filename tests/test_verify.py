@@ -178,6 +178,46 @@ def test_table_format_and_json(tmp_path):
     assert [r["key"] for r in d["rows"]] == ["perturb_closed_form", "perturb_speed", "perturb_shift", "perturb_slope"]
 
 
+def test_zero_se_rows_are_exact_not_a_zero_error(quick):
+    """The (L2') rows of Theorems 1-2 have s.e. 0 at their worst instance, the 2-cycle: every
+    per-example gradient is clipped to the same vector, so every run follows the same path
+    and the margin is exact. The table prints that instead of "+/- 0.0e+00", and says why."""
+    _, text, report = quick
+    assert "0.0e+00" not in text
+    rows = {r["key"]: r for r in report["rows"]}
+    for key in ("theorem1_sharp", "theorem2_sharp"):
+        r = rows[key]
+        worst = r["details"]["margins"].index(r["margin"])
+        assert r["se"] == 0 and r["details"]["instances"][worst] == "2-cycle"
+        line = next(ln for ln in text.splitlines() if ln.startswith("| " + r["result"] + " |"))
+        assert f"| {r['margin']:+.3e} ({V.EXACT_MC}) |" in line
+    assert '"exact: all runs equal" (MC rows): the worst instance (2-cycle) gave the same margin on every run' in text
+    # genuinely deterministic, not a wrongly computed s.e.: the runs coincide step by step
+    tiny = problems.quadratic([[0.01, 0.0], [-0.01, 0.0]])
+    res = run(tiny, ClippedSGD(lr=3.0, c=1.0), steps=50, runs=7, seed=3, x0=[1.5, 0.0], record_every=1)
+    assert np.all(res.trajectory == res.trajectory[:1])
+    assert np.array_equal(np.abs(res.trajectory[0, :, 0]), np.full(51, 1.5))
+    ev = bounds.evaluate_run(res, sharp=True)
+    assert ev.se == 0 and np.ptp(V._margins(ev, V.Constants())[0]) == 0
+
+
+def test_table_marks_only_zero_se_mc_rows_exact():
+    def row(key, rule, se, names=None):
+        det = {"margins": [0.5, 0.25], "instances": names} if names else {"margins": [0.25]}
+        return V.CheckResult(key, key, "fam", 2, 0.25, se, 0.1, "RHS", True, rule, details=det)
+
+    rep = V.Report((row("a", "MC >= -3se", 0.0, ["x", "2-cycle"]), row("b", "MC >= -3se", 1e-3),
+                    row("c", "exact", 0.0)), True, 0, 1.0, V.Constants())
+    text = V.format_table(rep)
+    lines = text.splitlines()
+    assert "| +2.500e-01 (exact: all runs equal) |" in lines[2]
+    assert "| +2.500e-01 +/- 1.0e-03 |" in lines[3]
+    assert "| +2.500e-01 |" in lines[4]
+    assert '"exact: all runs equal" (MC rows): the worst instance (2-cycle) gave' in lines[-1]
+    # no such row, no legend for it
+    assert V.EXACT_MC not in V.format_table(V.Report(rep.rows[1:], True, 0, 1.0, V.Constants()))
+
+
 def test_doctests():
     import doctest
 
