@@ -63,10 +63,43 @@ __all__ = [
     "ModelSpec",
     "geometry_experiment",
     "section",
+    "STATISTIC_LABELS",
+    "StatisticLabel",
+    "md_label",
 ]
 
 #: Statistics that have a sign-flip baseline (names of SymmetryReport fields).
 NULL_STATISTICS = ("sliced_disparity", "mean_abs_skewness", "bias", "disparity")
+
+
+@dataclass(frozen=True)
+class StatisticLabel:
+    """How a statistic is shown: ``name`` (plain words, for text and tables; Markdown
+    tables escape its bars with :func:`md_label`) and ``math`` (matplotlib mathtext)."""
+
+    name: str
+    math: str
+
+    @property
+    def legend(self) -> str:
+        """Name and formula, for figure titles and legends."""
+        return f"{self.name}: {self.math}"
+
+
+#: The one mapping from statistic keys to readable labels, used by every figure
+#: (:func:`clipsgd.plots.plot_geometry_curves`) and table of this section.
+STATISTIC_LABELS = {
+    "sliced_disparity": StatisticLabel("projected disparity",
+                                       r"$\mathrm{mean}_u\, W_1(u_{\#}p,\, u_{\#}p^-)\,/\,\mathbb{E}|u\cdot\xi|$"),
+    "mean_abs_skewness": StatisticLabel("mean |skewness|", r"$\mathrm{mean}_u\, |\mathrm{skew}(u\cdot\xi)|$"),
+    "disparity": StatisticLabel("d-dim. disparity", r"$W_1(p,\, p^-)\,/\,\mathbb{E}\Vert\xi\Vert$"),
+    "bias": StatisticLabel("clipping bias |b_t|", r"$|b_t|$"),
+}
+
+
+def md_label(key, suffix="") -> str:
+    """The readable name of statistic ``key`` (+ ``suffix``) as a Markdown table cell (bars escaped)."""
+    return (STATISTIC_LABELS[key].name + suffix).replace("|", "\\|")
 
 
 # ---------------------------------------------------------------------------------------
@@ -702,6 +735,25 @@ def _fmt(v, digits=3):
     return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}g}"
 
 
+def _model_table_header() -> str:
+    """Header of the per-model table (statistic names from :data:`STATISTIC_LABELS`)."""
+    return (f"| epoch | test acc. | norm of grad f | clip frac. | {md_label('sliced_disparity', ' (baseline)')} "
+            f"| {md_label('mean_abs_skewness', ' (baseline)')} | {md_label('disparity', ' (1 flip)')} "
+            f"| {md_label('bias', ' (baseline mean)')} | bound | trunc. bound |\n" + "|---" * 10 + "|")
+
+
+def _overview_header() -> str:
+    """Header of the overview table (statistic names from :data:`STATISTIC_LABELS`)."""
+    return (f"| model | epochs | test acc. | {md_label('sliced_disparity', ': start -> end')} | ratio to baseline "
+            f"| {md_label('mean_abs_skewness', ': ratio to baseline')} | {md_label('bias', ': start -> end')} "
+            "| ratio to baseline | max \\|b_t\\| / bound |\n" + "|---" * 9 + "|")
+
+
+def _cap(key) -> str:
+    name = STATISTIC_LABELS[key].name
+    return name[0].upper() + name[1:]
+
+
 def _trend(name, v0, v1, n0, n1, p0, p1, epochs):
     r0, r1 = v0 / n0, v1 / n1
     word = "fell" if v1 < v0 else "rose"
@@ -723,7 +775,7 @@ def _findings(findings) -> str:
         sd, sd0 = st["sliced_disparity"], st["sliced_disparity_null"]
         r, rb = sd / sd0, st["bias"] / st["bias_null"]
         lines.append(
-            f"- {name}: the projected disparity {move(sd[0], sd[-1])} in absolute terms "
+            f"- {name}: the {STATISTIC_LABELS['sliced_disparity'].name} {move(sd[0], sd[-1])} in absolute terms "
             f"({sd[0]:.3f} -> {sd[-1]:.3f}), its ratio to the symmetric baseline {move(r[0], r[-1])} "
             f"({r[0]:.2f}x -> {r[-1]:.2f}x); the clipping-bias ratio {move(rb[0], rb[-1])} "
             f"({rb[0]:.1f}x -> {rb[-1]:.1f}x).")
@@ -768,13 +820,13 @@ def _model_markdown(out, priv_txt) -> str:
         for j in range(len(e)))
     ratio = st["bias"] / st["bias_bound"]
     trends = "\n".join([
-        _trend("Projected disparity", st["sliced_disparity"][0], st["sliced_disparity"][-1],
+        _trend(_cap("sliced_disparity"), st["sliced_disparity"][0], st["sliced_disparity"][-1],
                st["sliced_disparity_null"][0], st["sliced_disparity_null"][-1], p_sd[0], p_sd[-1], e[-1]),
-        _trend("Mean |skewness|", st["mean_abs_skewness"][0], st["mean_abs_skewness"][-1],
+        _trend(_cap("mean_abs_skewness"), st["mean_abs_skewness"][0], st["mean_abs_skewness"][-1],
                st["mean_abs_skewness_null"][0], st["mean_abs_skewness_null"][-1], p_sk[0], p_sk[-1], e[-1]),
-        _trend("Clipping bias |b_t|", st["bias"][0], st["bias"][-1], st["bias_null"][0], st["bias_null"][-1],
+        _trend(_cap("bias"), st["bias"][0], st["bias"][-1], st["bias_null"][0], st["bias_null"][-1],
                p_b[0], p_b[-1], e[-1]),
-        f"- **d-dimensional disparity** W1(p, p-)/E||xi|| went from {st['disparity'][0]:.3f} to "
+        f"- **{_cap('disparity')}** W1(p, p-)/E||xi|| went from {st['disparity'][0]:.3f} to "
         f"{st['disparity'][-1]:.3f}; one sign-flip sample (symmetric population, same n, d = {prob.dim}) "
         f"reaches {_fmt(st['disparity_null'][0])} and {_fmt(st['disparity_null'][-1])}, i.e. "
         f"{100 * st['disparity_null'][0] / st['disparity'][0]:.0f}% and "
@@ -795,8 +847,7 @@ Diagnostics on {rec.subset.shape[0]} training examples, {rec.directions.shape[0]
 
 {trends}
 
-| epoch | test acc. | norm of grad f | clip frac. | proj. disparity (baseline) | mean abs. skew (baseline) | d-dim disparity (1 flip) | abs. b_t (baseline mean) | bound | trunc. bound |
-|---|---|---|---|---|---|---|---|---|---|
+{_model_table_header()}
 {rows}
 """
 
@@ -815,7 +866,7 @@ def section(ctx) -> dict:
         st = _curve_stats(out)
         title = f"{out['problem'].name}: DP-SGD c={spec.c:g}, z={spec.noise_multiplier:g}, q={out['algorithm'].sample_rate:.3f}"
         figs.append(plots.plot_geometry_curves(out["epochs"], st, ctx.path(f"geometry_curves_{spec.label}.png"),
-                                               title + f", eps={_fmt(eps)}"))
+                                               title + f", eps={_fmt(eps)}", labels=STATISTIC_LABELS))
         md = _model_markdown(out, priv_txt) + f"\n![curves](geometry_curves_{spec.label}.png)\n"
         if spec.dataset == "digits":
             cols = np.arange(len(out["epochs"]))
@@ -854,7 +905,5 @@ assignment).
 
 **Initialization vs end of training** (data / symmetric baseline; p = sign-flip p-value):
 
-| model | epochs | test acc. | proj. disparity: start -> end | ratio to baseline | mean abs. skew ratio | abs. b_t: start -> end | ratio to baseline | max abs. b_t / bound |
-|---|---|---|---|---|---|---|---|---|
-""" + "\n".join(overview) + "\n\n" + _findings(findings) + "\n\n" + "\n".join(parts)
+""" + _overview_header() + "\n" + "\n".join(overview) + "\n\n" + _findings(findings) + "\n\n" + "\n".join(parts)
     return {"title": "Gradient geometry", "markdown": md, "results": results, "figures": figs}

@@ -135,40 +135,52 @@ def plot_projection_grid(projections, projected_mean, column_labels, path, title
     return save(fig, path)
 
 
-def plot_geometry_curves(epochs, stats, path, title):
+def geometry_ratio_labels(labels=None) -> dict:
+    """Legend labels of the data / baseline panel of :func:`plot_geometry_curves`, keyed
+    by statistic (from ``labels``, default :data:`clipsgd.geometry_study.STATISTIC_LABELS`)."""
+    if labels is None:
+        from .geometry_study import STATISTIC_LABELS as labels
+    return {name: labels[name].legend for name in ("sliced_disparity", "mean_abs_skewness", "disparity")}
+
+
+def plot_geometry_curves(epochs, stats, path, title, labels=None):
     """Symmetry statistics, the clipping bias and its bound along training (six panels).
 
     ``stats`` maps names to arrays over ``epochs``: ``sliced_disparity``,
     ``mean_abs_skewness``, ``disparity`` (observed), each with ``<name>_null`` (mean of
     the sign-flip baseline) and, for the first two, ``<name>_null_q95``; ``bias`` (|b_t|),
     ``bias_null_q95``, ``bias_bound``, ``bias_bound_truncated``; ``grad_norm``,
-    ``clip_fraction``, ``p_small_noise``, ``test_accuracy``.
+    ``clip_fraction``, ``p_small_noise``, ``test_accuracy``. ``labels`` maps the
+    statistics to readable labels (default :data:`clipsgd.geometry_study.STATISTIC_LABELS`,
+    the mapping the section's tables use too); no panel shows a raw key.
     """
+    if labels is None:
+        from .geometry_study import STATISTIC_LABELS as labels
+    legend = geometry_ratio_labels(labels)
     e = np.asarray(epochs, float)
     fig, axes = plt.subplots(2, 3, figsize=(14, 7.5))
-    panels = (("sliced_disparity", "projected disparity W1(u#p, u#p-)/E|u.xi|"),
-              ("mean_abs_skewness", "mean |skewness| along random directions"),
-              ("disparity", "d-dim. disparity W1(p, p-)/E||xi||"))
+    panels = [(name, legend[name]) for name in ("sliced_disparity", "mean_abs_skewness", "disparity")]
     for ax, (name, label) in zip(axes[0], panels):
         ax.plot(e, stats[name], "o-", color="tab:red", lw=1.8, ms=4, label="data")
         ax.plot(e, stats[name + "_null"], "s--", color="tab:gray", lw=1.2, ms=3, label="sign-flip baseline (mean)")
         if name + "_null_q95" in stats:
             ax.fill_between(e, 0, stats[name + "_null_q95"], color="tab:gray", alpha=0.15,
                             label="baseline 95% quantile")
-        ax.set(xlabel="epoch", title=label)
+        ax.set_xlabel("epoch")
+        ax.set_title(label, fontsize=9)
         ax.set_ylim(bottom=0)
         ax.legend(fontsize=7)
     ax = axes[1, 0]
     for name in ("sliced_disparity", "mean_abs_skewness", "disparity"):
-        ax.plot(e, np.asarray(stats[name]) / np.asarray(stats[name + "_null"]), "o-", ms=3, label=name)
+        ax.plot(e, np.asarray(stats[name]) / np.asarray(stats[name + "_null"]), "o-", ms=3, label=legend[name])
     ax.axhline(1, color="k", lw=0.8, ls=":")
     ax.set(xlabel="epoch", title="data / symmetric baseline (1 = indistinguishable)")
     ax.legend(fontsize=7)
     ax = axes[1, 1]
     ax.semilogy(e, stats["bias_bound"], "^-", color="tab:blue", ms=4, label="bound ||g|| W1(p, p~)")
     ax.semilogy(e, stats["bias_bound_truncated"], "v-", color="tab:cyan", ms=4, label="bound, cost truncated at 2c")
-    ax.semilogy(e, np.abs(stats["bias"]), "o-", color="tab:red", ms=4, label="|b_t| (data)")
-    ax.semilogy(e, stats["bias_null_q95"], "s--", color="tab:gray", ms=3, label="|b| sign-flip baseline, 95%")
+    ax.semilogy(e, np.abs(stats["bias"]), "o-", color="tab:red", ms=4, label=f"{labels['bias'].math} (data)")
+    ax.semilogy(e, stats["bias_null_q95"], "s--", color="tab:gray", ms=3, label=f"{labels['bias'].math} sign-flip baseline, 95%")
     ax.set(xlabel="epoch", title="clipping bias b_t and its Theorem-2 bound")
     ax.legend(fontsize=7)
     ax = axes[1, 2]

@@ -312,6 +312,10 @@ def test_section_quick_writes_figures_and_numbers(tmp_path):
         assert res["epsilon"] is not None and res["epsilon"] > 0
         assert f"{res['diagnostics']['sliced_disparity'][0]:.3g}" in out["markdown"]
     assert out["markdown"].count("held at all") == 3
+    md = out["markdown"]
+    assert not any(k in md for k in ("sliced_disparity", "mean_abs_skewness"))  # readable names only
+    assert md.count(gs._overview_header()) == 1 and md.count(gs._model_table_header()) == 3
+    assert md.count("- **Projected disparity** ") == 3 and md.count("- **Mean |skewness|** ") == 3
 
 
 @given(R=st.integers(1, 4), n=st.integers(2, 15), k=st.integers(1, 5), seed=st.integers(0, 2**31),
@@ -329,3 +333,54 @@ def test_projected_asymmetry_matches_the_diagnostics_definitions(R, n, k, seed, 
     want_sk = [np.mean(np.abs(dg.skewness(T[r], eye))) for r in range(R)]
     np.testing.assert_allclose(sd, want_sd, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(sk, want_sk, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# readable labels: one mapping for the figures and the tables
+# ---------------------------------------------------------------------------------------
+RAW_KEYS = ("sliced_disparity", "mean_abs_skewness")
+
+
+def _geometry_stats(m=4):
+    st = {}
+    for name in ("sliced_disparity", "mean_abs_skewness", "disparity", "bias"):
+        st[name], st[name + "_null"] = np.linspace(1, 2, m), np.linspace(0.5, 1, m)
+        st[name + "_null_q95"] = np.linspace(0.6, 1.2, m)
+    for name in ("bias_bound", "bias_bound_truncated", "grad_norm", "clip_fraction", "p_small_noise",
+                 "test_accuracy"):
+        st[name] = np.linspace(0.1, 0.9, m)
+    return st
+
+
+def test_geometry_figure_legends_use_the_readable_labels(monkeypatch):
+    from clipsgd import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "save", lambda fig, path: figs.append(fig) or path)
+    plots.plot_geometry_curves(np.arange(4.0), _geometry_stats(), "unused.png", "t")
+    fig = figs[0]
+    texts = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    texts += [ax.get_title() for ax in fig.axes]
+    assert not any(k in t for t in texts for k in RAW_KEYS + ("disparity_null",))
+    ratio_ax = next(ax for ax in fig.axes if ax.get_title().startswith("data / symmetric baseline"))
+    legend = [t.get_text() for t in ratio_ax.get_legend().get_texts()]
+    L = gs.STATISTIC_LABELS
+    assert legend == [L[k].legend for k in ("sliced_disparity", "mean_abs_skewness", "disparity")]
+    assert legend == list(plots.geometry_ratio_labels().values())
+    assert legend[0].startswith("projected disparity: $") and legend[1].startswith("mean |skewness|: $")
+    assert [ax.get_title() for ax in fig.axes[:3]] == legend  # the top panels carry the same labels
+    fig.canvas.draw()  # the mathtext parses
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
+def test_geometry_tables_use_the_same_labels():
+    L = gs.STATISTIC_LABELS
+    assert set(gs.NULL_STATISTICS) <= set(L)
+    for header in (gs._model_table_header(), gs._overview_header()):
+        assert not any(k in header for k in RAW_KEYS)
+        assert L["sliced_disparity"].name in header and "mean \\|skewness\\|" in header
+        first = header.splitlines()[0]
+        assert first.replace("\\|", "").count("|") - 1 == header.splitlines()[1].count("---")  # bars escaped
+    assert gs.md_label("bias", " (baseline mean)") == "clipping bias \\|b_t\\| (baseline mean)"
+    assert gs._cap("sliced_disparity") == "Projected disparity"
