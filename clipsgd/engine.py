@@ -36,6 +36,7 @@ result is bit-identical for any number of threads.
 from __future__ import annotations
 
 import math
+import os
 import time
 import types
 import warnings
@@ -589,14 +590,55 @@ class Result(OptimizeResult):
         return self.summary()
 
 
-def _record_steps(steps, record_every):
+def _record_every(steps, record_every):
+    """The validated recording interval (default ``max(1, steps // 100)``)."""
     if record_every is None:
         record_every = max(1, steps // 100)
-    record_every = check_int("record_every", record_every, 1)
+    return check_int("record_every", record_every, 1)
+
+
+def _record_steps(steps, record_every):
+    record_every = _record_every(steps, record_every)
     rs = np.arange(0, steps + 1, record_every, dtype=np.int64)
     if rs[-1] != steps:
         rs = np.append(rs, steps)
     return rs
+
+
+#: Fallback bound (bytes) on the memory of one call when the machine's physical memory
+#: cannot be read (``os.sysconf``).
+_FALLBACK_MEMORY_LIMIT = 64 * 2**30
+
+
+def _memory_limit() -> int:
+    """Bytes a call of :func:`run` may allocate: the machine's physical memory
+    (``os.sysconf``), else :data:`_FALLBACK_MEMORY_LIMIT`."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return _FALLBACK_MEMORY_LIMIT
+
+
+def _check_memory(problem, steps, runs, record_every):
+    """Estimate what a call allocates before allocating it; a ValueError if it exceeds
+    :func:`_memory_limit`.
+
+    Counted (float64/int64, 8 bytes each): the step sizes (``steps``); per record and run
+    the iterate (d), loss, gradient norm and threshold (3) and two window counters (2);
+    per run x0, the final x (2 d) and the generator state (4); per run of the kernel its
+    working vectors (about 12 d) and batch indices and permutation (2 n + 1).
+    """
+    n_rec = steps // record_every + 1 + (steps % record_every != 0)
+    d, n = problem.dim, problem.n
+    nbytes = 8 * (steps + n_rec + runs * (n_rec * (d + 5) + 2 * d + 4 + 12 * d + 2 * n + 1))
+    limit = _memory_limit()
+    if nbytes > limit:
+        raise ValueError(
+            f"steps={steps}, runs={runs}, record_every={record_every} would allocate about "
+            f"{nbytes / 2**30:.3g} GiB ({n_rec} records of dimension {d} per run, {steps} step sizes), "
+            f"more than this machine's memory ({limit / 2**30:.3g} GiB); record less often (larger "
+            "record_every), use fewer runs per call (split them over calls with different seeds), "
+            "or fewer steps")
 
 
 def _check_reporting(delta, accountant):
@@ -641,6 +683,20 @@ def _check_finite_iterates(x_out, traj, algorithm, spec, c_hist):
         "(or a custom oracle returned non-finite values); use a smaller lr, or clip (finite c)")
 
 
+def _warn_recorded_overflow(loss, gnorm):
+    """One RuntimeWarning per call naming the recorded quantities (loss, grad_norm) that
+    overflowed although the iterates are finite (checked before)."""
+    bad = [(name, int(np.count_nonzero(~np.isfinite(a)))) for name, a in (("loss", loss), ("grad_norm", gnorm))]
+    bad = [(name, k) for name, k in bad if k]
+    if bad:
+        what = " and ".join(f"{name} ({k} of {loss.size} records)" for name, k in bad)
+        warnings.warn(
+            f"recorded {what} overflowed to inf/NaN although the iterates are finite: f(x) or "
+            "grad f(x) (or an intermediate sum of the full pass) lies beyond the float64 range "
+            "(about 1.8e308) for these data and iterates; rescale the problem (data, x0)",
+            RuntimeWarning, stacklevel=3)
+
+
 def _prepare(problem, algorithm, steps, runs, seed, x0, record_every):
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a clipsgd Problem (got {type(problem).__name__})")
@@ -648,6 +704,7 @@ def _prepare(problem, algorithm, steps, runs, seed, x0, record_every):
         raise TypeError(f"algorithm must be a clipsgd algorithm description (got {type(algorithm).__name__})")
     steps = check_int("steps", steps, 1)
     runs = check_int("runs", runs, 1)
+    _check_memory(problem, steps, runs, _record_every(steps, record_every))
     d = problem.dim
     if x0 is None:
         x0 = np.zeros((runs, d))
@@ -716,8 +773,17 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
     ValueError
         Bad input, naming the parameter and its allowed range (steps < 1, x0 of the wrong
         shape or not finite, delta outside (0, 1), ...).
+        Also when the records, histories and per-run state would need more memory than
+        the machine has (estimated before allocating; see :func:`_check_memory`).
     DivergenceError
-        (a ValueError) the iterates of some run overflowed: the step size is too large.
+        (a ValueError) the iterates of some run overflowed: the step size is too large
+        (quantile clipping: or the adaptive threshold blew up, quantile_lr too large).
+
+    Warns
+    -----
+    RuntimeWarning
+        Once per call, when a recorded ``loss`` or ``grad_norm`` overflowed (is inf/NaN)
+        although the iterates are finite (values beyond the float64 range).
     TypeError
         ``problem`` or ``algorithm`` is not a clipsgd object.
 
@@ -756,12 +822,14 @@ def run(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=None,
             traj, loss, gnorm, nclip, nseen, x_out, c_hist)
     wall = time.perf_counter() - t0
     return _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
-                   nclip, nseen, x_out, wall, delta, c_hist, accountant)
+                   nclip, nseen, x_out, wall, delta, c_hist, accountant, record_loss)
 
 
 def _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm, nclip,
-            nseen, x_out, wall, delta, c_hist, accountant="pld"):
+            nseen, x_out, wall, delta, c_hist, accountant="pld", record_loss=True):
     _check_finite_iterates(x_out, traj, algorithm, spec, c_hist)
+    if record_loss:
+        _warn_recorded_overflow(loss, gnorm)
     window = np.diff(rec).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         clip_fraction = np.where(nseen > 0, nclip / np.maximum(nseen, 1), np.nan)
@@ -817,10 +885,11 @@ def run_numpy(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=N
                 w += 1
                 traj[r, w] = x
                 c_hist[r, w] = c_t
-                if record_loss:
-                    G_all = problem.per_example_grads(x)
-                    loss[r, w] = problem.loss(x)
-                    gnorm[r, w] = np.linalg.norm(G_all.mean(axis=0))
+                if record_loss:  # an overflow here is reported once, by _result
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        G_all = problem.per_example_grads(x)
+                        loss[r, w] = problem.loss(x)
+                        gnorm[r, w] = np.linalg.norm(G_all.mean(axis=0))
             if t == steps:
                 break
             if spec.sampling == 0:
@@ -863,4 +932,4 @@ def run_numpy(problem, algorithm, steps, runs=1, seed=0, x0=None, record_every=N
         x_out[r] = x
     wall = time.perf_counter() - t0
     return _result(problem, algorithm, spec, steps, runs, seed, rec, traj, loss, gnorm,
-                   nclip, nseen, x_out, wall, delta, c_hist, accountant)
+                   nclip, nseen, x_out, wall, delta, c_hist, accountant, record_loss)

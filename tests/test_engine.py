@@ -690,3 +690,49 @@ def test_quantile_divergence_blames_the_threshold_not_lr(target, eta, steps):
         run(problems.example1(), alg, steps=steps, record_every=10, accountant="rdp")
     assert "lr = 0.1 is too large" not in str(exc.value)
 
+
+
+@pytest.mark.parametrize("kw, names", [
+    (dict(steps=10**12, record_loss=False), r"steps=1000000000000, runs=1, record_every=10000000000"),
+    (dict(steps=10, runs=10**9), r"steps=10, runs=1000000000, record_every=1"),
+    (dict(steps=10**9, record_every=1), r"steps=1000000000, runs=1, record_every=1"),
+])
+def test_a_run_too_large_for_memory_is_a_value_error_before_allocating(kw, names):
+    # estimated from the sizes alone (the test allocates nothing: no MemoryError for 7 TiB)
+    with pytest.raises(ValueError, match=names + r" would allocate about .* GiB .*record_every.*fewer runs"):
+        run(problems.example1(), ClippedSGD(lr=0.1, c=1.0), **kw)
+
+
+def test_the_memory_bound_is_the_machines_memory(monkeypatch):
+    import clipsgd.engine as E
+
+    assert E._memory_limit() > 2**20  # physical memory, read by os.sysconf
+    monkeypatch.setattr(E, "_memory_limit", lambda: 10_000)
+    with pytest.raises(ValueError, match=r"runs=100, record_every=1 would allocate"):
+        run_numpy(problems.example1(), SGD(lr=0.1), steps=10, runs=100, record_every=1)
+    run(problems.example1(), SGD(lr=0.1), steps=10, runs=1, record_every=5)  # small enough
+
+
+@pytest.mark.parametrize("runner", [run, run_numpy])
+@pytest.mark.parametrize("make, kw, names", [
+    (lambda: problems.quadratic([1e200, -1e200]), dict(alg=ClippedSGD(lr=0.1, c=1.0)), "loss"),
+    (lambda: problems.example1(), dict(alg=SGD(lr=0.1), x0=[1e200]), "loss .* and grad_norm"),
+    (lambda: problems.logistic(1e300 * np.array([[1.0, 2.0], [3.0, -1.0], [2.0, 2.0]]), [0.0, 1.0, 1.0]),
+     dict(alg=ClippedSGD(lr=0.1, c=1.0)), "grad_norm"),
+])
+def test_recorded_overflow_warns_once_naming_the_quantity(runner, make, kw, names):
+    kw = dict(kw)
+    alg = kw.pop("alg")
+    with pytest.warns(RuntimeWarning) as rec:
+        res = runner(make(), alg, steps=3, **kw)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RuntimeWarning)]
+    if runner is run_numpy:  # the twin's NumPy steps may also say "overflow encountered in ..."
+        msgs = [m for m in msgs if m.startswith("recorded")]
+    assert len(msgs) == 1 and "beyond the float64 range" in msgs[0]
+    assert __import__("re").search(f"^recorded {names} ", msgs[0])
+    assert np.isfinite(res.x).all() and not np.isfinite(np.c_[res.loss, res.grad_norm]).all()
+
+
+def test_no_overflow_warning_when_loss_is_not_recorded(recwarn):
+    run(problems.quadratic([1e200, -1e200]), ClippedSGD(lr=0.1, c=1.0), steps=3, record_loss=False)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
