@@ -186,6 +186,7 @@ Edge cases
 input                           result
 ==============================  ===============================================
 ``noise_multiplier = 0``        epsilon ``inf`` (delta below :math:`1-(1-q)^T`)
+``noise_multiplier > Z_HUGE``   accounted at :data:`Z_HUGE` = 1e100 (an upper bound)
 ``steps = 0``                   epsilon 0, delta 0 (nothing was released)
 ``sample_rate = 1``             the Gaussian mechanism, exact closed form
 q outside (0, 1]                :class:`ValueError` naming ``sample_rate``
@@ -245,6 +246,7 @@ __all__ = [
     "PLD_DISCRETIZATION",
     "RDP_SCREEN",
     "Z_NEGLIGIBLE",
+    "Z_HUGE",
     "event_for",
     "epsilon",
     "delta_for",
@@ -455,10 +457,21 @@ def _check_common(noise_multiplier, sample_rate, steps):
     return z, q, t
 
 
+def _unsupported(neighbouring, accountant) -> ValueError:
+    return ValueError(
+        f"neighbouring={neighbouring.value!r} with Poisson sampling (sample_rate < 1) "
+        f"is not supported by dp_accounting's {accountant.value.upper()} accountant; "
+        "use accountant='pld'")
+
+
 @functools.lru_cache(maxsize=128)
 def _poisson_accountant(z, q, steps, accountant, neighbouring, orders, disc):
-    """A ``dp_accounting`` accountant that has composed the run (cached: pure inputs)."""
+    """A ``dp_accounting`` accountant that has composed the run (cached: pure inputs).
+
+    ``z`` above :data:`Z_HUGE` is accounted as :data:`Z_HUGE` (an upper bound, see there).
+    """
     dpa = _dpa()
+    z = min(z, Z_HUGE)
     gauss = dpa.GaussianDpEvent(z)
     if neighbouring is Neighbouring.REPLACE_ONE and q == 1.0:
         # Without subsampling, replace-one is the Gaussian mechanism with sensitivity 2c:
@@ -482,11 +495,7 @@ def _poisson_accountant(z, q, steps, accountant, neighbouring, orders, disc):
 
             acc = PLDAccountant(relation, value_discretization_interval=disc)
         if not acc.supports(event):
-            raise ValueError(
-                f"neighbouring={neighbouring.value!r} with Poisson sampling (sample_rate < 1) "
-                f"is not supported by dp_accounting's {accountant.value.upper()} accountant; "
-                "use accountant='pld'"
-            )
+            raise _unsupported(neighbouring, accountant)
         acc.compose(event)
     return acc
 
@@ -512,6 +521,21 @@ _SCREEN_DELTA = 1e-5  # the delta at which delta_for screens (it has no delta of
 #: accounted as :math:`z = 0` (``inf``, a valid upper bound: its epsilon exceeds 1e100).
 Z_NEGLIGIBLE = 1e-100
 
+#: Above this noise multiplier the run is accounted at ``Z_HUGE`` itself. ``dp_accounting``
+#: squares :math:`z` (its RDP series computes ``sigma**2 * log(1/q - 1)``), which overflows
+#: for :math:`z \gtrsim 1.3 \times 10^{154}`; epsilon and delta are non-increasing in
+#: :math:`z`, so the numbers at ``Z_HUGE`` are valid upper bounds for any larger :math:`z`.
+#: At ``Z_HUGE`` both accountants report epsilon = 0 at delta = 1e-5, and delta(0) is
+#: <= 1e-15 (PLD) or 3.2e-8 (RDP: the square root of its floor on RDP values), for q in
+#: [1e-12, 1], steps <= 1e6 and every neighbouring relation (measured).
+Z_HUGE = 1e100
+
+# RDP values below this are raised to it before the conversion to (epsilon, delta): a larger
+# RDP is still a valid bound, and dp_accounting's conversion fails on a positive RDP below
+# about 1e-16 (log1p(-exp(-r)) with exp(-r) == 1.0) and reads a negative one (rounding in
+# its series for huge z or tiny q) as "delta = 0", which is optimistic.
+_RDP_FLOOR = 1e-15
+
 
 def _replace_one_rdp(z, q, t, orders) -> np.ndarray:
     r"""An RDP upper bound for replace-one neighbours of the Poisson-subsampled Gaussian,
@@ -534,17 +558,40 @@ def _replace_one_rdp(z, q, t, orders) -> np.ndarray:
     return (a - 0.5) / (a - 1.0) * r0[: a.size] + r0[a.size:]
 
 
-def _rdp_epsilon(z, q, t, d, nb) -> float:
-    """The RDP accountant's epsilon on the default orders (replace-one: the bound above)."""
-    orders = _default_orders()
+def _rdp_values(z, q, t, nb, orders) -> np.ndarray:
+    """The RDP curve on ``orders`` (replace-one with q < 1: the bound above), floored at
+    ``_RDP_FLOOR`` (valid: a larger RDP is still an upper bound)."""
     if nb is Neighbouring.REPLACE_ONE and q < 1.0:
-        from dp_accounting.rdp.rdp_privacy_accountant import compute_epsilon
+        rdp = _replace_one_rdp(z, q, t, orders)
+    else:
+        rdp = _poisson_accountant(z, q, t, Accountant.RDP, nb, orders, None).rdp
+    return np.maximum(np.asarray(rdp, dtype=np.float64), _RDP_FLOOR)
 
-        with _quiet_dp_accounting():
-            return float(compute_epsilon(orders, _replace_one_rdp(z, q, t, orders), d)[0])
-    a = _poisson_accountant(z, q, t, Accountant.RDP, nb, orders, None)
+
+def _rdp_epsilon(z, q, t, d, nb, orders=None) -> float:
+    """The RDP epsilon at ``d`` (default orders; replace-one with q < 1: the bound above)."""
+    from dp_accounting.rdp.rdp_privacy_accountant import compute_epsilon
+
+    orders = _default_orders() if orders is None else orders
+    rdp = _rdp_values(z, q, t, nb, orders)
     with _quiet_dp_accounting():
-        return float(a.get_epsilon(d))
+        return float(compute_epsilon(orders, rdp, d)[0])
+
+
+def _rdp_delta(z, q, t, e, nb, orders=None) -> float:
+    """The RDP delta at ``e`` (default orders; replace-one with q < 1: the bound above)."""
+    from dp_accounting.rdp.rdp_privacy_accountant import compute_delta
+
+    orders = _default_orders() if orders is None else orders
+    rdp = _rdp_values(z, q, t, nb, orders)
+    with _quiet_dp_accounting():
+        return float(min(1.0, max(0.0, compute_delta(orders, rdp, e)[0])))
+
+
+def _require_rdp_support(q, nb):
+    """The explicit RDP accountant has no Poisson-subsampled replace-one Gaussian."""
+    if nb is Neighbouring.REPLACE_ONE and q < 1.0:
+        raise _unsupported(nb, Accountant.RDP)
 
 
 def _screen(z, q, t, d, nb, rdp_screen) -> Optional[float]:
@@ -581,12 +628,13 @@ def _epsilon(z, q, t, d, acc, nb, orders, disc, rdp_screen) -> tuple:
         return (math.inf if d < _no_noise_delta(q, t) else 0.0), acc
     if acc is Accountant.PLD and q == 1.0:
         return gaussian_mechanism_epsilon(_gaussian_mu(z, t, nb), d), acc
-    if acc is Accountant.PLD:
-        e_rdp = _screen(z, q, t, d, nb, rdp_screen)
-        if e_rdp is not None:
-            return e_rdp, Accountant.RDP
-    a = _poisson_accountant(z, q, t, acc, nb, orders if acc is Accountant.RDP else None,
-                            disc if acc is Accountant.PLD else None)
+    if acc is Accountant.RDP:
+        _require_rdp_support(q, nb)
+        return _rdp_epsilon(z, q, t, d, nb, orders), acc
+    e_rdp = _screen(z, q, t, d, nb, rdp_screen)
+    if e_rdp is not None:
+        return e_rdp, Accountant.RDP
+    a = _poisson_accountant(z, q, t, acc, nb, None, disc)
     with _quiet_dp_accounting():
         return float(a.get_epsilon(d)), acc
 
@@ -696,26 +744,15 @@ def delta_for(noise_multiplier, sample_rate, steps, epsilon, accountant="pld",
         return _no_noise_delta(q, t)
     if acc is Accountant.PLD and q == 1.0:
         return gaussian_mechanism_delta(_gaussian_mu(z, t, nb), e)
-    e_rdp = _screen(z, q, t, _SCREEN_DELTA, nb, screen) if acc is Accountant.PLD else None
+    if acc is Accountant.RDP:
+        _require_rdp_support(q, nb)
+        return _rdp_delta(z, q, t, e, nb, orders)
+    e_rdp = _screen(z, q, t, _SCREEN_DELTA, nb, screen)
     if e_rdp is not None:  # (``epsilon`` is this function's argument here, not the function)
         _warn_screened(f"delta_for (screened at delta = {_SCREEN_DELTA:g})", e_rdp, screen)
         return _rdp_delta(z, q, t, e, nb)
-    a = _poisson_accountant(z, q, t, acc, nb, orders if acc is Accountant.RDP else None,
-                            disc if acc is Accountant.PLD else None)
+    a = _poisson_accountant(z, q, t, acc, nb, None, disc)
     with _quiet_dp_accounting():
-        return float(min(1.0, max(0.0, a.get_delta(e))))
-
-
-def _rdp_delta(z, q, t, e, nb) -> float:
-    """The RDP accountant's delta at ``e`` on the default orders (replace-one: the bound of
-    ``_replace_one_rdp``)."""
-    orders = _default_orders()
-    with _quiet_dp_accounting():
-        if nb is Neighbouring.REPLACE_ONE and q < 1.0:
-            from dp_accounting.rdp.rdp_privacy_accountant import compute_delta
-
-            return float(min(1.0, max(0.0, compute_delta(orders, _replace_one_rdp(z, q, t, orders), e)[0])))
-        a = _poisson_accountant(z, q, t, Accountant.RDP, nb, orders, None)
         return float(min(1.0, max(0.0, a.get_delta(e))))
 
 
@@ -962,6 +999,7 @@ def _replacement_rdp(z_eff, n, batch_size, steps, orders) -> np.ndarray:
     from scipy.special import logsumexp
     from scipy.stats import binom
 
+    z_eff = min(z_eff, Z_HUGE)  # an upper bound for larger z (z**2 overflows near 1e154)
     k = np.arange(batch_size + 1, dtype=np.float64)
     logp = binom.logpmf(k, batch_size, 1.0 / n)
     out = np.empty(len(orders))

@@ -723,3 +723,44 @@ def test_pld_below_the_screen_is_untouched():
         warnings.simplefilter("error")  # no screen warning in a meaningful regime
         e = privacy.epsilon(1.0, 0.01, 1000, 1e-5)
     assert e < privacy.epsilon(1.0, 0.01, 1000, 1e-5, accountant="rdp")
+
+
+@pytest.mark.parametrize("accountant, neighbouring, q", [
+    ("pld", "add_remove", 0.5), ("pld", "replace_one", 0.5), ("pld", "add_remove", 1.0),
+    ("pld", "replace_one", 1.0), ("rdp", "add_remove", 0.5), ("rdp", "zero_out", 0.5),
+    ("rdp", "add_remove", 1.0), ("rdp", "replace_one", 1.0),
+])
+def test_a_huge_noise_multiplier_is_accounted_at_the_cap(accountant, neighbouring, q):
+    # dp_accounting squares z (overflow near 1.3e154: it raised OverflowError); epsilon and
+    # delta are non-increasing in z, so the numbers at Z_HUGE bound those of any larger z
+    kw = dict(accountant=accountant, neighbouring=neighbouring)
+    for z in (1e155, 1e300):
+        e = privacy.epsilon(z, q, 10, 1e-5, **kw)
+        assert 0.0 <= e <= privacy.epsilon(privacy.Z_HUGE, q, 10, 1e-5, **kw) < 1e-6
+        dl = privacy.delta_for(z, q, 10, 0.0, **kw)
+        assert 0.0 <= dl <= privacy.delta_for(privacy.Z_HUGE, q, 10, 0.0, **kw) < 1e-6
+    assert privacy_report(1e200, q, 10, 1e-5, **kw).epsilon < 1e-6
+
+
+def test_rdp_delta_for_a_tiny_rdp_curve_is_a_finite_upper_bound():
+    # q = 1e-6, z = 1e5: RDP ~ T q^2 alpha / z^2 ~ 1e-16 alpha, below which dp_accounting's
+    # conversion took log1p(-1) (ValueError); RDP values are floored at 1e-15, giving the
+    # KL bound delta(0) = sqrt(1 - exp(-1e-15)) = 3.16e-8, still an upper bound (evaluated as
+    # dp_accounting does, exp(log1p(-exp(-r)) / 2): 1 - exp(-r) rounds to 0.9992e-15)
+    dl = privacy.delta_for(1e5, 1e-6, 10**6, 0.0, accountant="rdp")
+    assert dl == pytest.approx(math.exp(0.5 * math.log1p(-math.exp(-1e-15))), rel=1e-12)
+    assert 3.1e-8 < dl < 3.2e-8
+    assert privacy.epsilon(1e5, 1e-6, 10**6, 1e-5, accountant="rdp") == 0.0
+
+
+def test_cli_and_engine_accept_a_huge_noise_multiplier():
+    import clipsgd
+    from clipsgd import problems
+    from clipsgd.algorithms import DPSGD
+
+    code, out, _ = _cli(["epsilon", "--noise-multiplier", "1e200", "--sample-rate", "0.01",
+                         "--steps", "1000", "--delta", "1e-5", "--json"])
+    assert code == 0 and json.loads(out)["epsilon"] < 1e-6
+    res = clipsgd.run(problems.example1(), DPSGD(lr=0.1, c=1.0, noise_multiplier=1e200,
+                                                 sample_rate=0.5), steps=10)
+    assert res.privacy.epsilon < 1e-6
