@@ -65,7 +65,8 @@ measures", J. Math. Imaging Vis. 51 (2015) (sliced Wasserstein distance).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from numba import njit, prange
@@ -154,6 +155,25 @@ def _rng(seed) -> np.random.Generator:
         raise TypeError(
             f"seed must be a non-negative int, SeedSequence, Generator or None (got {seed!r}: {exc})"
         ) from None
+
+
+def _unit_exponent(*arrays) -> int:
+    r"""The :math:`e` with :math:`\max|a| \cdot 2^{-e} \in [1/2, 1)` over the arrays (0 if all
+    are zero).
+
+    Every distance, norm and clipped inner product here is positively homogeneous in the
+    gradients (with the threshold scaled alike), and scaling by a power of two is exact, so
+    the computations run on :math:`2^{-e}` times the input and scale back: no squared
+    entry overflows (gradients ~1e200) or underflows (~1e-200). Exact unless an entry is
+    more than :math:`2^{1074}` times smaller than the largest (it then rounds to 0)."""
+    m = max(float(np.max(np.abs(a))) for a in arrays)
+    return math.frexp(m)[1] if m > 0 else 0
+
+
+def _ldexp(v: float, e: int) -> float:
+    r""":math:`v \cdot 2^e` as a float: inf past the float64 range (no OverflowError)."""
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(v, e))
 
 
 # ---------------------------------------------------------------------------------------
@@ -334,6 +354,11 @@ class W1Estimate:
     def __float__(self) -> float:
         return self.value
 
+    def _rescaled(self, e: int, cap: float) -> "W1Estimate":
+        """This estimate, computed on :math:`2^{-e}` times the atoms, in the original units."""
+        return replace(self, value=_ldexp(self.value, e), lower_bound=_ldexp(self.lower_bound, e),
+                       stderr=_ldexp(self.stderr, e), cap=cap)
+
     def halved(self) -> "W1Estimate":
         """The estimate of :math:`W_1(p, \\tfrac12(p+q))` from one of :math:`W_1(p, q)`."""
         return W1Estimate(
@@ -481,6 +506,13 @@ def wasserstein1(A, B, *, cap=None, method="auto", exact_max=EXACT_MAX,
         raise ValueError(f"method must be one of {_METHODS} (got {method!r})")
     exact_max = check_int("exact_max", exact_max, minimum=1)
     n_projections = check_int("n_projections", n_projections, minimum=1)
+    e = _unit_exponent(A, B)  # W_1(sA, sB) = s W_1(A, B): exact for s = 2^-e
+    return _w1_unit(np.ldexp(A, -e), np.ldexp(B, -e), _ldexp(cap, -e), method, exact_max,
+                    n_projections, seed)._rescaled(e, cap)
+
+
+def _w1_unit(A, B, cap, method, exact_max, n_projections, seed) -> W1Estimate:
+    """:func:`wasserstein1` of validated atoms of magnitude about 1."""
     n, d = A.shape
     if method == "auto":
         if d == 1 and cap == math.inf:
@@ -588,10 +620,12 @@ def w1_to_symmetrisation(xi, *, cap=None, method="auto", exact_max=EXACT_MAX,
         return w1_to_reflection(xi, cap=cap, method=method, exact_max=exact_max,
                                 n_projections=n_projections, seed=seed).halved()
     cap = _cap(cap)
+    e = _unit_exponent(xi)  # exact rescaling, as in wasserstein1
+    xi = np.ldexp(xi, -e)
     doubled = np.concatenate([xi, xi])
     symmetrised = np.concatenate([xi, -xi])
-    v = _w1_assignment(_pairwise_cost_kernel(doubled, symmetrised, cap))
-    return W1Estimate(v, "assignment", True, v, 0.0, xi.shape[0], 0, cap)
+    v = _w1_assignment(_pairwise_cost_kernel(doubled, symmetrised, _ldexp(cap, -e)))
+    return W1Estimate(v, "assignment", True, v, 0.0, xi.shape[0], 0, cap)._rescaled(e, cap)
 
 
 # ---------------------------------------------------------------------------------------
@@ -643,6 +677,16 @@ def _progress_terms(g: np.ndarray, xi: np.ndarray, c: float):
     plus = clip_numpy(g + xi, c)[0] @ g
     minus = clip_numpy(g - xi, c)[0] @ g
     return float(plus.mean()), float(minus.mean())
+
+
+def _warn_beyond_range(where, **values):
+    """A RuntimeWarning naming the results that are +-inf: their exact values, computed
+    without intermediate overflow, lie beyond the float64 range."""
+    bad = [name for name, v in values.items() if math.isinf(v)]
+    if bad:
+        warnings.warn(f"{where}: {', '.join(bad)} exceed(s) the float64 range (about 1.8e308) and is "
+                      "returned as inf; these are products of two gradient-sized factors: rescale the "
+                      "gradients", RuntimeWarning, stacklevel=3)
 
 
 def clipping_bias(G, c, reference="symmetrised", *, truncated=True, exact_max=EXACT_MAX,
@@ -711,8 +755,11 @@ def clipping_bias(G, c, reference="symmetrised", *, truncated=True, exact_max=EX
         raise ValueError(f"reference must be 'symmetrised' (got {reference!r})")
     exact_max = check_int("exact_max", exact_max, minimum=1)
     n_projections = check_int("n_projections", n_projections, minimum=1)
-    g, xi = gradient_noise(G)
-    plus, minus = _progress_terms(g, xi, c)
+    # b(sG, sc) = s^2 b(G, c), ||s g|| = s ||g||, W_1 scales by s: compute at s = 2^-e (exact)
+    e = _unit_exponent(G)
+    c_unit = max(_ldexp(c, -e), math.ulp(0.0))  # a c 2^1074 below the gradients: clip to ~0
+    g, xi = gradient_noise(np.ldexp(G, -e))
+    plus, minus = _progress_terms(g, xi, c_unit)
     bias = 0.5 * (minus - plus)
     grad_norm = float(np.linalg.norm(g))
     n = xi.shape[0]
@@ -722,17 +769,24 @@ def clipping_bias(G, c, reference="symmetrised", *, truncated=True, exact_max=EX
         w1_refl = _w1_assignment(C)
         w1 = W1Estimate(w1_refl, "assignment", True, w1_refl, 0.0, n, 0, math.inf).halved()
         if truncated and c < math.inf:
-            cap = 2.0 * c
+            cap = 2.0 * c_unit
             vt = w1_refl if C.max() <= cap else _w1_assignment(np.minimum(C, cap))
             w1_trunc = W1Estimate(vt, "assignment", True, vt, 0.0, n, 0, cap).halved()
     else:
         w1 = w1_to_symmetrisation(xi, exact_max=exact_max, n_projections=n_projections, seed=seed)
         if truncated and c < math.inf and n <= exact_max:  # 1-D: assignment on the cap
-            w1_trunc = w1_to_symmetrisation(xi, cap=2.0 * c, exact_max=exact_max)
+            w1_trunc = w1_to_symmetrisation(xi, cap=2.0 * c_unit, exact_max=exact_max)
     if truncated and c == math.inf:
         w1_trunc = w1  # the cap 2c = inf truncates nothing
     bound = grad_norm * w1.value
     bound_trunc = grad_norm * w1_trunc.value if w1_trunc is not None else math.nan
+    # back to the units of G (products of two gradient-sized factors scale by 2^(2e))
+    bias, plus, bound, bound_trunc = (_ldexp(v, 2 * e) for v in (bias, plus, bound, bound_trunc))
+    grad_norm = _ldexp(grad_norm, e)
+    w1 = w1._rescaled(e, math.inf)
+    if w1_trunc is not None:
+        w1_trunc = w1._rescaled(0, math.inf) if c == math.inf else w1_trunc._rescaled(e, 2.0 * c)
+    _warn_beyond_range("clipping_bias", bias=bias, progress=plus, bound=bound, bound_truncated=bound_trunc)
     return ClippingBias(bias, plus, plus + bias, grad_norm, w1, bound, w1_trunc, bound_trunc, w1.exact)
 
 
@@ -1077,31 +1131,36 @@ def symmetry_report(G, c, seed=0, *, n_directions=64, truncated=True, exact_max=
     c = check_clip_threshold("c", c)
     n_directions = check_int("n_directions", n_directions, minimum=1)
     rng = _rng(seed)
+    # every entry is homogeneous in (G, c): computed at scale 2^-e (exact), then scaled back
+    e = _unit_exponent(G)
+    G, c_unit = np.ldexp(G, -e), max(_ldexp(c, -e), math.ulp(0.0))
     g, xi = gradient_noise(G)
     n, d = G.shape
     U = random_directions(d, n_directions, rng)
-    cb = clipping_bias(G, c, truncated=truncated, exact_max=exact_max,
+    cb = clipping_bias(G, c_unit, truncated=truncated, exact_max=exact_max,
                        n_projections=n_projections, seed=rng)
     w1_refl = 2.0 * cb.w1.value
     mean_noise = float(np.mean(np.linalg.norm(xi, axis=1)))
     disparity = w1_refl / mean_noise if mean_noise > 0 else 0.0
+    bias, bound, bound_trunc, progress = (_ldexp(v, 2 * e) for v in (cb.bias, cb.bound, cb.bound_truncated, cb.progress))
+    _warn_beyond_range("symmetry_report", bias=bias, progress=progress, bias_bound=bound, bias_bound_truncated=bound_trunc)
     return SymmetryReport(
         n=n,
         d=d,
         c=c,
-        grad_norm=cb.grad_norm,
-        mean_noise_norm=mean_noise,
-        w1_reflection=w1_refl,
+        grad_norm=_ldexp(cb.grad_norm, e),
+        mean_noise_norm=_ldexp(mean_noise, e),
+        w1_reflection=_ldexp(w1_refl, e),
         disparity=float(disparity),
-        w1_symmetrisation=cb.w1.value,
+        w1_symmetrisation=_ldexp(cb.w1.value, e),
         w1_method=cb.w1.method,
         w1_exact=cb.w1.exact,
-        bias=cb.bias,
-        bias_bound=cb.bound,
-        bias_bound_truncated=cb.bound_truncated,
-        progress=cb.progress,
-        p_small_noise=prob_small_noise(xi, c, 0.25),
-        clip_fraction=clip_fraction(G, c),
+        bias=bias,
+        bias_bound=bound,
+        bias_bound_truncated=bound_trunc,
+        progress=progress,
+        p_small_noise=prob_small_noise(xi, c_unit, 0.25),
+        clip_fraction=clip_fraction(G, c_unit),
         mean_abs_skewness=float(np.mean(np.abs(skewness(xi, U)))),
         sliced_disparity=float(np.mean(sliced_disparity(xi, U))),
         seed=int(seed) if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else None,

@@ -568,3 +568,53 @@ def test_symmetry_report_symmetric_sample_and_no_noise():
 def test_bad_input_errors_name_the_parameter(call, exc, name):
     with pytest.raises(exc, match=name):
         call()
+
+
+# ---------------------------------------------------------------------------------------
+# homogeneity: huge and tiny gradients (exact power-of-two rescaling, no overflow)
+# ---------------------------------------------------------------------------------------
+
+
+def _skewed_cloud():
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((30, 3)) + np.array([1.0, 0.0, 0.0])
+    G[:5] *= 6.0
+    return G
+
+
+@pytest.mark.parametrize("s", [2.0**600, 2.0**-600])
+@pytest.mark.parametrize("method", ["assignment", "sliced"])
+def test_w1_is_positively_homogeneous_exactly(s, method):
+    G = _skewed_cloud()
+    for f in (dg.w1_to_reflection, dg.w1_to_symmetrisation):
+        a, b = f(s * G, method=method), f(G, method=method)
+        assert (a.value, a.lower_bound, a.stderr) == (s * b.value, s * b.lower_bound, s * b.stderr)
+    a, b = dg.wasserstein1(s * G, -s * G, cap=s), dg.wasserstein1(G, -G, cap=1.0)
+    assert a.value == s * b.value and a.cap == s
+    a, b = dg.wasserstein1(s * G[:, 0], s * G[::-1, 0]), dg.wasserstein1(G[:, 0], G[::-1, 0])
+    assert a.value == s * b.value and a.method == "sorted"
+
+
+@pytest.mark.parametrize("s", [2.0**500, 2.0**-500])  # s^2 (bias, bound) stays within float64
+def test_clipping_bias_and_symmetry_report_scale_with_the_gradients(s, recwarn):
+    G = _skewed_cloud()
+    a, b = dg.clipping_bias(s * G, s), dg.clipping_bias(G, 1.0)  # c scales with G
+    assert (a.bias, a.bound, a.bound_truncated, a.grad_norm) == (s * s * b.bias, s * s * b.bound,
+                                                                 s * s * b.bound_truncated, s * b.grad_norm)
+    assert a.w1.value == s * b.w1.value and a.w1_truncated.cap == 2 * s
+    r, q = dg.symmetry_report(s * G, s), dg.symmetry_report(G, 1.0)
+    assert (r.disparity, r.clip_fraction, r.mean_abs_skewness) == (q.disparity, q.clip_fraction, q.mean_abs_skewness)
+    assert (r.mean_noise_norm, r.w1_reflection) == (s * q.mean_noise_norm, s * q.w1_reflection)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_clipping_bias_on_huge_gradients_is_finite_or_warned():
+    # G * 1e200: scipy's "cost matrix is infeasible" before; now W_1 ~ 1e200 exactly, and
+    # ||g|| W_1 ~ 1e400 (beyond float64) comes back as inf with a warning that names it
+    G = _skewed_cloud()
+    with pytest.warns(RuntimeWarning, match=r"^clipping_bias: bound exceed\(s\) the float64 range"):
+        r = dg.clipping_bias(G * 1e200, 1.0)
+    ref = dg.clipping_bias(G, 1.0)
+    assert math.isclose(r.w1.value, 1e200 * ref.w1.value, rel_tol=1e-13)
+    assert math.isfinite(r.bias) and math.isfinite(r.bound_truncated) and math.isinf(r.bound)
+    assert math.isclose(dg.w1_to_reflection(G * 1e200).value, 1e200 * dg.w1_to_reflection(G).value, rel_tol=1e-13)
