@@ -251,6 +251,7 @@ __all__ = [
     "epsilon",
     "delta_for",
     "calibrate_noise_multiplier",
+    "calibration_discretization",
     "rdp_curve",
     "privacy_report",
     "averaged_noise_std",
@@ -612,7 +613,16 @@ def _check_screen(rdp_screen):
     return None if rdp_screen is None else check_positive("rdp_screen", rdp_screen, allow_inf=True)
 
 
+_PLD_TINY_DELTA = (
+    "PLD cannot resolve this delta (dp_accounting's PLD truncates tails of probability mass "
+    "about 1e-15 and counts them pessimistically, so its epsilon is inf for delta below about "
+    "1e-15); the RDP upper bound is returned instead")
+
+
 def _warn_screened(what, e_rdp, rdp_screen):
+    if rdp_screen is None or not e_rdp > rdp_screen:  # the other reason: see _epsilon
+        warnings.warn(f"{what}: {_PLD_TINY_DELTA}", RuntimeWarning, stacklevel=3)
+        return
     warnings.warn(
         f"{what}: the RDP accountant gives epsilon = {e_rdp:.4g} > rdp_screen = {rdp_screen:g} "
         "(no meaningful privacy), where the PLD accountant would need memory and time that grow "
@@ -636,7 +646,10 @@ def _epsilon(z, q, t, d, acc, nb, orders, disc, rdp_screen) -> tuple:
         return e_rdp, Accountant.RDP
     a = _poisson_accountant(z, q, t, acc, nb, None, disc)
     with _quiet_dp_accounting():
-        return float(a.get_epsilon(d)), acc
+        e = float(a.get_epsilon(d))
+    if math.isinf(e):  # delta below PLD's truncated tail mass: RDP's finite bound is valid
+        return _rdp_epsilon(z, q, t, d, nb), Accountant.RDP
+    return e, acc
 
 
 def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
@@ -792,8 +805,7 @@ def rdp_curve(noise_multiplier, sample_rate, steps, orders=None,
 
 def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accountant="pld",
                                neighbouring="add_remove", *, rtol=0.01, orders=None,
-                               pld_discretization=PLD_DISCRETIZATION,
-                               rdp_screen=RDP_SCREEN) -> float:
+                               pld_discretization=None, rdp_screen=RDP_SCREEN) -> float:
     r"""Smallest noise multiplier (up to ``rtol``) whose epsilon does not exceed the target.
 
     Never overshoots: the returned :math:`z` satisfies ``epsilon(z, ...) <= target_epsilon``
@@ -813,8 +825,16 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
     ----------
     target_epsilon : float > 0
     delta : float in (0, 1)
-    sample_rate, steps, accountant, neighbouring, orders, pld_discretization, rdp_screen
+    sample_rate, steps, accountant, neighbouring, orders, rdp_screen
         As in :func:`epsilon`.
+    pld_discretization : float > 0, optional
+        PLD value-discretisation interval. Default: :func:`calibration_discretization`
+        of the target, ``min(1e-4, target_epsilon / 1000)``: PLD's epsilon exceeds the
+        true one by up to about the interval, so a fixed 1e-4 made small targets
+        overshoot the noise (target 1e-3, q = 0.01, 1000 steps, delta = 1e-5: z = 2378
+        instead of 548). An explicit interval above ``target_epsilon / 1000`` gets a
+        RuntimeWarning. The calibrated z meets the target *at this interval*; report it
+        with the same one (the CLI does).
     rtol : float in (0, 1)
         Relative tolerance on :math:`z` (default 1 %).
 
@@ -845,7 +865,16 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
     r = check_real("rtol", rtol)
     if not 0.0 < r < 1.0:
         raise ValueError(f"rtol must be in (0, 1) (got {rtol!r})")
-    acc, nb, orders, disc = _resolve(accountant, neighbouring, orders, pld_discretization)
+    auto = calibration_discretization(target)
+    acc, nb, orders, disc = _resolve(accountant, neighbouring, orders,
+                                     auto if pld_discretization is None else pld_discretization)
+    if disc > auto and acc is Accountant.PLD and pld_discretization is not None:
+        warnings.warn(
+            f"pld_discretization={disc:g} is coarse against target_epsilon={target:g}: PLD's "
+            "epsilon exceeds the true one by up to about the interval, so the calibrated noise "
+            "multiplier can be far above the smallest one meeting the target; use "
+            f"pld_discretization <= {auto:g} (target_epsilon / 1000), or leave it unset",
+            RuntimeWarning, stacklevel=2)
     screen = _check_screen(rdp_screen)
 
     def eps(z):  # epsilon() without its warning (said once, at the end)
@@ -877,6 +906,23 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
     if used is not acc:
         _warn_screened("calibrate_noise_multiplier (the target is in that regime)", e, screen)
     return float(hi)
+
+
+def calibration_discretization(target_epsilon) -> float:
+    r"""The PLD discretisation interval :func:`calibrate_noise_multiplier` uses by default:
+    ``min(PLD_DISCRETIZATION, target_epsilon / 1000)``.
+
+    PLD's (pessimistic) epsilon exceeds the true one by up to about the interval, so the
+    interval must be small against the target for the calibrated :math:`z` to be within
+    ``rtol`` of the smallest :math:`z` meeting it.
+
+    Examples
+    --------
+    >>> calibration_discretization(2.0), calibration_discretization(1e-2)
+    (0.0001, 1e-05)
+    """
+    target = check_positive("target_epsilon", target_epsilon)
+    return min(PLD_DISCRETIZATION, target / 1000.0)
 
 
 def _first_guess(target, d, q, t, acc, nb, r, disc, screen) -> tuple:
@@ -1226,7 +1272,10 @@ def _report(ev: PrivacyEvent, d, acc, nb, disc, rdp_screen) -> PrivacyReport:
                 "replace-one; the PLD accountant was used")
             acc = Accountant.PLD
         e, used = _epsilon(z, q, t, d, acc, nb, _default_orders(), disc, rdp_screen)
-        if used is not acc:
+        if used is not acc and not (rdp_screen is not None and e > rdp_screen):
+            acc = used
+            warnings.append(_PLD_TINY_DELTA)
+        elif used is not acc:
             acc = used
             warnings.append(
                 f"epsilon is above rdp_screen = {rdp_screen:g} by the RDP accountant (no meaningful "

@@ -753,6 +753,7 @@ def test_rdp_delta_for_a_tiny_rdp_curve_is_a_finite_upper_bound():
     assert privacy.epsilon(1e5, 1e-6, 10**6, 1e-5, accountant="rdp") == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:recorded loss:RuntimeWarning")  # iterates ~1e200: loss overflows
 def test_cli_and_engine_accept_a_huge_noise_multiplier():
     import clipsgd
     from clipsgd import problems
@@ -764,3 +765,38 @@ def test_cli_and_engine_accept_a_huge_noise_multiplier():
     res = clipsgd.run(problems.example1(), DPSGD(lr=0.1, c=1.0, noise_multiplier=1e200,
                                                  sample_rate=0.5), steps=10)
     assert res.privacy.epsilon < 1e-6
+
+
+def test_calibration_to_a_small_target_is_within_one_percent_of_the_fine_optimum():
+    # with the fixed interval 1e-4, PLD's epsilon at target 1e-3 was inflated ~2.4x and z came
+    # out 2378 (4.3x the 548 needed). The default interval now scales with the target
+    # (target / 1000 = 1e-6). Reference: PLD at a 10x finer interval (1e-7): z_cal / 1.01 must
+    # miss the target there (so z_cal <= 1.01 z*), and z_cal must meet it (never overshoots)
+    q, t, d, target = 0.01, 1000, 1e-5, 1e-3
+    z = calibrate_noise_multiplier(target, d, q, t)
+    assert privacy.calibration_discretization(target) == pytest.approx(1e-6, rel=1e-12)
+    assert epsilon(z, q, t, d, pld_discretization=1e-6) <= target
+    assert epsilon(z, q, t, d, pld_discretization=1e-7) <= target
+    assert epsilon(z / 1.01, q, t, d, pld_discretization=1e-7) > target
+    with pytest.warns(RuntimeWarning, match="pld_discretization=0.0001 is coarse"):
+        z_coarse = calibrate_noise_multiplier(target, d, q, t, pld_discretization=1e-4)
+    assert z_coarse > 2 * z  # what the warning is about
+    code, out, _ = _cli(["calibrate", "-e", "1e-3", "-d", "1e-5", "-q", "0.01", "-T", "1000",
+                         "--json"])
+    rep = json.loads(out)
+    assert code == 0 and rep["noise_multiplier"] == z and rep["epsilon"] <= target
+
+
+def test_pld_below_its_resolvable_delta_returns_the_rdp_bound_with_a_warning():
+    # dp_accounting's PLD counts its truncated tails (mass ~1e-15) pessimistically: its
+    # epsilon is inf for delta = 1e-300 at any z, so calibrating to epsilon 3 used to fail
+    # with "PLD cannot resolve epsilon much below pld_discretization"; RDP is finite there
+    e_rdp = epsilon(3.0, 0.01, 1000, 1e-300, accountant="rdp")
+    with pytest.warns(RuntimeWarning, match="PLD cannot resolve this delta"):
+        assert epsilon(3.0, 0.01, 1000, 1e-300) == e_rdp < math.inf
+    rep = privacy_report(3.0, 0.01, 1000, 1e-300)
+    assert rep.accountant is Accountant.RDP and rep.epsilon == e_rdp
+    assert any("PLD cannot resolve this delta" in w for w in rep.warnings)
+    with pytest.warns(RuntimeWarning, match="PLD cannot resolve this delta"):
+        z = calibrate_noise_multiplier(3.0, 1e-300, 0.01, 1000)
+    assert epsilon(z, 0.01, 1000, 1e-300, accountant="rdp") <= 3.0

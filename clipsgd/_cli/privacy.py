@@ -89,7 +89,12 @@ def _epsilon(args) -> int:
 def _calibrate(args) -> int:
     import warnings
 
-    from clipsgd.privacy import SCOPE_STATEMENT, calibrate_noise_multiplier, privacy_report
+    from clipsgd.privacy import (
+        SCOPE_STATEMENT,
+        calibrate_noise_multiplier,
+        calibration_discretization,
+        privacy_report,
+    )
 
     with warnings.catch_warnings():  # said once, below, from the report of the calibrated run
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -97,8 +102,10 @@ def _calibrate(args) -> int:
             args.epsilon, args.delta, args.sample_rate, args.steps, accountant=args.accountant,
             neighbouring=args.neighbouring, rtol=args.rtol,
         )
+    # reported at the discretisation the calibration used (finer for small targets)
     rep = privacy_report(z, args.sample_rate, args.steps, args.delta, accountant=args.accountant,
-                         neighbouring=args.neighbouring)
+                         neighbouring=args.neighbouring,
+                         pld_discretization=calibration_discretization(args.epsilon))
     achieved, used = rep.epsilon, rep.accountant.value  # (rdp when the screen replaced pld)
     if args.json:
         print(json.dumps({
