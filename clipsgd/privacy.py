@@ -106,7 +106,10 @@ Both are valid upper bounds on the true epsilon; they differ in how much they lo
   accountant every function first computes the RDP epsilon (fast), and if it exceeds
   ``rdp_screen`` (default :data:`RDP_SCREEN` = 50) it returns that RDP upper bound, with a
   warning, instead of PLD's; :func:`privacy_report` then reads ``accountant = rdp``.
-  ``rdp_screen=None`` forces PLD.
+  The same happens, with its own warning, for more than :data:`PLD_MAX_STEPS` = 1e6 steps
+  (PLD's time grows steeply with the steps: 1.1 s per evaluation at 1e6, 31 s at 1e7),
+  and when PLD's epsilon is ``inf`` because delta is below the tail mass it truncates
+  (about 1e-15). ``rdp_screen=None`` forces PLD (except in that last case).
 
 For :math:`q = 1` the exact answer is known in closed form: the Gaussian mechanism
 composed :math:`T` times is one Gaussian mechanism with :math:`\mu = \sqrt T / z`
@@ -245,6 +248,7 @@ __all__ = [
     "SCOPE_STATEMENT",
     "PLD_DISCRETIZATION",
     "RDP_SCREEN",
+    "PLD_MAX_STEPS",
     "Z_NEGLIGIBLE",
     "Z_HUGE",
     "event_for",
@@ -270,6 +274,12 @@ PLD_DISCRETIZATION = 1e-4
 
 #: :func:`privacy_report` skips the (slow) PLD refinement when the RDP epsilon exceeds this.
 RDP_SCREEN = 50.0
+
+#: Above this many steps (and ``q < 1``) the PLD accountant is replaced by RDP, with a
+#: warning, like above :data:`RDP_SCREEN`: one PLD evaluation at epsilon ~ 3 took 1.1 s at
+#: 1e6 steps and 31 s at 1e7 (calibration needs 10-20 of them; at 1e9 it ran > 60 s without
+#: output). ``rdp_screen=None`` forces PLD.
+PLD_MAX_STEPS = 10**6
 
 
 class Accountant(str, Enum):
@@ -596,7 +606,8 @@ def _require_rdp_support(q, nb):
 
 
 def _screen(z, q, t, d, nb, rdp_screen) -> Optional[float]:
-    """The RDP epsilon (default orders) when it exceeds ``rdp_screen``, else None.
+    """The RDP epsilon (default orders) when it exceeds ``rdp_screen`` or ``t`` exceeds
+    :data:`PLD_MAX_STEPS`, else None.
 
     The PLD accountant's memory and time grow with the range of the privacy loss, i.e.
     with epsilon (measured here: RDP epsilon 50 -> 2-5 s, 0.3-0.6 GB; 1000 -> 15 s, 0.9 GB;
@@ -606,7 +617,7 @@ def _screen(z, q, t, d, nb, rdp_screen) -> Optional[float]:
     if rdp_screen is None or q == 1.0:
         return None
     e_rdp = _rdp_epsilon(z, q, t, d, nb)
-    return e_rdp if e_rdp > rdp_screen else None
+    return e_rdp if (e_rdp > rdp_screen or t > PLD_MAX_STEPS) else None
 
 
 def _check_screen(rdp_screen):
@@ -619,9 +630,19 @@ _PLD_TINY_DELTA = (
     "1e-15); the RDP upper bound is returned instead")
 
 
-def _warn_screened(what, e_rdp, rdp_screen):
-    if rdp_screen is None or not e_rdp > rdp_screen:  # the other reason: see _epsilon
-        warnings.warn(f"{what}: {_PLD_TINY_DELTA}", RuntimeWarning, stacklevel=3)
+def _pld_too_long(t) -> str:
+    return (
+        f"steps = {t} > PLD_MAX_STEPS = {PLD_MAX_STEPS:g}: the PLD accountant's time grows "
+        "steeply with the number of steps (measured at epsilon ~ 3: 1e6 steps 1.1 s, 1e7 steps "
+        "31 s per evaluation), so the RDP accountant was used instead (an upper bound on PLD's "
+        "epsilon; rdp_screen=None forces PLD)")
+
+
+def _warn_screened(what, e_rdp, rdp_screen, t):
+    """Say why RDP replaced PLD: no meaningful privacy, too many steps, or a tiny delta."""
+    if rdp_screen is None or not e_rdp > rdp_screen:  # the other reasons: see _epsilon
+        why = _pld_too_long(t) if t > PLD_MAX_STEPS else _PLD_TINY_DELTA
+        warnings.warn(f"{what}: {why}", RuntimeWarning, stacklevel=3)
         return
     warnings.warn(
         f"{what}: the RDP accountant gives epsilon = {e_rdp:.4g} > rdp_screen = {rdp_screen:g} "
@@ -683,8 +704,10 @@ def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
     rdp_screen : float > 0 or None, default :data:`RDP_SCREEN` (50)
         With ``accountant="pld"`` and :math:`q < 1`, the RDP epsilon (default orders;
         for replace-one the group-privacy bound of ``_replace_one_rdp``) is computed first;
-        if it exceeds ``rdp_screen`` that RDP upper bound is returned instead of PLD, with a
-        warning. ``None``: always PLD, whatever it costs.
+        if it exceeds ``rdp_screen``, or ``steps`` exceeds :data:`PLD_MAX_STEPS`, that RDP
+        upper bound is returned instead of PLD, with a warning. ``None``: always PLD,
+        whatever it costs. (Where PLD's epsilon is ``inf`` for a delta below about 1e-15,
+        the finite RDP bound is returned, with a warning, whatever ``rdp_screen``.)
 
     Returns
     -------
@@ -719,7 +742,7 @@ def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
     screen = _check_screen(rdp_screen)
     e, used = _epsilon(z, q, t, d, acc, nb, orders, disc, screen)
     if used is not acc:
-        _warn_screened("epsilon", e, screen)
+        _warn_screened("epsilon", e, screen, t)
     return e
 
 
@@ -762,7 +785,7 @@ def delta_for(noise_multiplier, sample_rate, steps, epsilon, accountant="pld",
         return _rdp_delta(z, q, t, e, nb, orders)
     e_rdp = _screen(z, q, t, _SCREEN_DELTA, nb, screen)
     if e_rdp is not None:  # (``epsilon`` is this function's argument here, not the function)
-        _warn_screened(f"delta_for (screened at delta = {_SCREEN_DELTA:g})", e_rdp, screen)
+        _warn_screened(f"delta_for (screened at delta = {_SCREEN_DELTA:g})", e_rdp, screen, t)
         return _rdp_delta(z, q, t, e, nb)
     a = _poisson_accountant(z, q, t, acc, nb, None, disc)
     with _quiet_dp_accounting():
@@ -904,7 +927,7 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
     if not e <= target:  # final check, by the accountant itself
         raise RuntimeError(f"calibration failed: epsilon({hi!r}) > {target!r}")  # pragma: no cover
     if used is not acc:
-        _warn_screened("calibrate_noise_multiplier (the target is in that regime)", e, screen)
+        _warn_screened("calibrate_noise_multiplier (at the calibrated z)", e, screen, t)
     return float(hi)
 
 
@@ -1274,7 +1297,7 @@ def _report(ev: PrivacyEvent, d, acc, nb, disc, rdp_screen) -> PrivacyReport:
         e, used = _epsilon(z, q, t, d, acc, nb, _default_orders(), disc, rdp_screen)
         if used is not acc and not (rdp_screen is not None and e > rdp_screen):
             acc = used
-            warnings.append(_PLD_TINY_DELTA)
+            warnings.append(_pld_too_long(t) if t > PLD_MAX_STEPS else _PLD_TINY_DELTA)
         elif used is not acc:
             acc = used
             warnings.append(

@@ -800,3 +800,21 @@ def test_pld_below_its_resolvable_delta_returns_the_rdp_bound_with_a_warning():
     with pytest.warns(RuntimeWarning, match="PLD cannot resolve this delta"):
         z = calibrate_noise_multiplier(3.0, 1e-300, 0.01, 1000)
     assert epsilon(z, 0.01, 1000, 1e-300, accountant="rdp") <= 3.0
+
+
+def test_more_steps_than_pld_max_steps_use_rdp_with_a_warning():
+    # one PLD evaluation took 31 s at 1e7 steps and calibration needs 10-20: above
+    # PLD_MAX_STEPS the RDP accountant (an upper bound on PLD) is used and said so; 1e9
+    # steps calibrated in 0.2 s (it ran > 60 s without output)
+    q, d, t = 0.01, 1e-5, 10**9
+    with pytest.warns(RuntimeWarning, match="PLD_MAX_STEPS"):
+        z = calibrate_noise_multiplier(3.0, d, q, t)
+    e_rdp = epsilon(z, q, t, d, accountant="rdp")
+    assert e_rdp <= 3.0 < epsilon(z / 1.01, q, t, d, accountant="rdp")
+    with pytest.warns(RuntimeWarning, match="PLD_MAX_STEPS"):
+        assert epsilon(z, q, t, d) == e_rdp
+    rep = privacy_report(z, q, t, d)
+    assert rep.accountant is Accountant.RDP and rep.epsilon == e_rdp
+    assert any("PLD_MAX_STEPS" in w for w in rep.warnings)
+    with pytest.warns(RuntimeWarning, match="PLD_MAX_STEPS"):
+        assert privacy.delta_for(z, q, t, 3.0) == privacy.delta_for(z, q, t, 3.0, accountant="rdp")
