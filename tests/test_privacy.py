@@ -818,3 +818,17 @@ def test_more_steps_than_pld_max_steps_use_rdp_with_a_warning():
     assert any("PLD_MAX_STEPS" in w for w in rep.warnings)
     with pytest.warns(RuntimeWarning, match="PLD_MAX_STEPS"):
         assert privacy.delta_for(z, q, t, 3.0) == privacy.delta_for(z, q, t, 3.0, accountant="rdp")
+
+
+def test_default_pld_interval_is_refined_for_small_epsilon():
+    # z = 548, q = 0.01, 1000 steps, delta = 1e-5: the fixed 1e-4 interval gives 0.0024 (PLD
+    # overestimates by up to about the interval), 2.4x the 0.00099 of a 1e-7 interval. The
+    # default refines at epsilon / 1000 and keeps the smaller of two upper bounds
+    args = (548.0, 0.01, 1000, 1e-5)
+    coarse = epsilon(*args, pld_discretization=1e-4)
+    e = epsilon(*args)
+    assert e == min(coarse, epsilon(*args, pld_discretization=coarse / 1000))
+    assert e < coarse / 2 and e >= epsilon(*args, pld_discretization=1e-7) * (1 - 1e-2)
+    assert privacy_report(*args).epsilon == e
+    # above 0.1 the default interval is used as given
+    assert epsilon(1.1, 0.01, 1000, 1e-5) == epsilon(1.1, 0.01, 1000, 1e-5, pld_discretization=1e-4)
