@@ -100,7 +100,9 @@ Both are valid upper bounds on the true epsilon; they differ in how much they lo
   al. 2022, arXiv:2207.04380) composes the whole distribution of the privacy loss by
   FFT and reads off :math:`\delta(\varepsilon)` directly. With pessimistic rounding it
   is still an upper bound, and it is **near-exact** numerically (error of the order of
-  the discretisation interval, ``pld_discretization = 1e-4`` by default). It is slower:
+  the discretisation interval, ``pld_discretization = 1e-4`` by default, refined to
+  epsilon / 1000 where epsilon is below 0.1, and to target / 1000 for calibration to a
+  small target, see :func:`calibration_discretization`). It is slower:
   about a second, more for small :math:`z`, and up to minutes and gigabytes when epsilon
   is in the hundreds or more (a run with no meaningful privacy). So with the PLD
   accountant every function first computes the RDP epsilon (fast), and if it exceeds

@@ -753,7 +753,7 @@ def test_rdp_delta_for_a_tiny_rdp_curve_is_a_finite_upper_bound():
     assert privacy.epsilon(1e5, 1e-6, 10**6, 1e-5, accountant="rdp") == 0.0
 
 
-@pytest.mark.filterwarnings("ignore:recorded loss:RuntimeWarning")  # iterates ~1e200: loss overflows
+@pytest.mark.filterwarnings("ignore:recorded loss:RuntimeWarning")  # iterates ~1e200
 def test_cli_and_engine_accept_a_huge_noise_multiplier():
     import clipsgd
     from clipsgd import problems
