@@ -515,21 +515,26 @@ def test_shortfall_threshold_is_continuous(mu):
             assert float(_clip_shortfall(u, c, k)) == pytest.approx(float(want), rel=1e-12, abs=0.0)
 
 
+def _assert_shortfall_matches_mpmath(u, c, k):
+    """rho_k(u) and log rho_k(u) against mpmath: log rho ~ -mu^2/2 is exact only to its own
+    rounding (and log_ndtr's), so 1e-13 relative; rho itself to 1e-12 where it is a normal double."""
+    from clipsgd.exact import _clip_shortfall, _log_clip_shortfall
+
+    want = _rho_mp(u, c, k)
+    with mp.workdps(30):
+        logw = float(mp.log(want))
+    assert float(_log_clip_shortfall(u, c, k)) == pytest.approx(logw, rel=1e-13, abs=1e-13)
+    if want > 1e-290:
+        assert float(_clip_shortfall(u, c, k)) == pytest.approx(float(want), rel=1e-12, abs=0.0)
+
+
 @settings(max_examples=40, deadline=None)
 @given(log_mu=st.floats(-3.0, 6.0), log_c=st.floats(-20.0, -3.0), k=st.floats(0.5, 2.0))
 def test_shortfall_at_tiny_c_and_large_mu(log_mu, log_c, k):
     # rho = c - H = 2c Phi(-mu)(1 + eps): the closed form k (G(beta) - G(alpha)) cancelled to 0
     # (alpha, beta differ by 2p); the log form stays finite for mu up to 1e6 (Phi(-mu) ~ 1e-10^11)
-    from clipsgd.exact import _clip_shortfall, _log_clip_shortfall
-
     c, u = 10.0**log_c, k * 10.0**log_mu
-    want = _rho_mp(u, c, k)
-    with mp.workdps(30):
-        logw = float(mp.log(want))
-    # log rho ~ -mu^2/2: its float value is exact only to its own rounding (and log_ndtr's)
-    assert float(_log_clip_shortfall(u, c, k)) == pytest.approx(logw, rel=1e-13, abs=1e-13)
-    if want > 1e-290:
-        assert float(_clip_shortfall(u, c, k)) == pytest.approx(float(want), rel=1e-12, abs=0.0)
+    _assert_shortfall_matches_mpmath(u, c, k)
 
 
 def _erf_root(atoms):
@@ -590,13 +595,6 @@ def test_shortfall_keeps_its_precision_in_the_far_tail(mu, log_p, k):
     # beyond the small-c series, rho = k G(beta)(1 - G(alpha)/G(beta)): G in the left tail by a
     # continued fraction (1 - |t| Mills(|t|) lost eps t^2) and log(G(alpha)/G(beta)) with
     # alpha^2 - beta^2 = 4 c u / k^2 exact (the difference of two t^2/2 lost eps t^2 absolutely)
-    from clipsgd.exact import _clip_shortfall, _log_clip_shortfall
-
     c = k * 10.0**log_p
     u = c + k * mu  # beta = -mu: both kinks in the left tail
-    want = _rho_mp(u, c, k)
-    with mp.workdps(30):
-        logw = float(mp.log(want))
-    assert float(_log_clip_shortfall(u, c, k)) == pytest.approx(logw, rel=1e-13, abs=1e-13)
-    if want > 1e-290:
-        assert float(_clip_shortfall(u, c, k)) == pytest.approx(float(want), rel=1e-12, abs=0.0)
+    _assert_shortfall_matches_mpmath(u, c, k)
