@@ -407,8 +407,8 @@ X_STAR = 1.0
 
 
 def test_example1_unperturbed_stationary_point():
-    # NOTES.md: h is piecewise linear with unique zero -2.5 (hand: at x = -2.5 the clipped
-    # gradients are 0.5, 0.5, -1 and their mean is 0)
+    # the paper's Example 1: h is piecewise linear with unique zero -2.5 (hand: at x = -2.5
+    # the clipped gradients are 0.5, 0.5, -1 and their mean is 0)
     h = lambda x: float(np.mean(np.clip(x - EX1, -1, 1)))  # noqa: E731
     assert optimize.brentq(h, EX1.min(), EX1.max(), xtol=1e-14) == pytest.approx(-2.5, abs=1e-12)
     assert p1.perturbed_drift(-2.5, EX1, 0.0, 1.0) == 0.0

@@ -1,6 +1,7 @@
 """Lemma 2 (quantitative version of Lemma 1), a sharper pointwise form, and tightness.
 
-Statement (as in NOTES.md). For ``a`` in (0, 1), ``c > 0`` and symmetric p,
+Statement (as the paper's Lemma 2, Chen, Wu, Hong 2020, arXiv 2006.15429). For ``a`` in
+(0, 1), ``c > 0`` and symmetric p,
 
     E_p <g, clip(g + xi, c)>  >=  P_p(||xi|| < a c) * min(||g||^2, (1 - a) c ||g||),
 

@@ -28,7 +28,7 @@ expectation. Then (Theorem P):
     ``d_2 = mu_3 (3 mu_2 + c^2) / 36 - (mu_5 + 10 c^2 mu_3 / 3) / 40``;
     relative bias at x*: ``h_k(x*) / h_k'(x*) = -mu_3/(6 k^2) + O(k^-4)``.
     Sign: with xi the *gradient noise* (g_i minus the full gradient) the stationary point
-    moves in the direction of E[xi^3] (NOTES.md's sign is right with this convention;
+    moves in the direction of E[xi^3] (the paper's sign is right with this convention;
     in terms of the data, x_k - x* = -E[(a - x*)^3]/(6 k^2)).
     Example 1 (a = (-3, -3, 9), c = 1): xi = (4, 4, -8), mu_3 = -128, shift = -64/(3 k^2).
 (b) speed: ``0 < h_k'(x) <= L_k = 2c/(k sqrt(2 pi))`` for all x and k > 0 (exact), and

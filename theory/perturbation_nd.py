@@ -19,7 +19,7 @@ Results.
     inside-the-ball part is odd with size ``O(||v|| k^-(d+2))``.
 (c) Shift. For ``f_i = ||x - a_i||^2/2`` (xi_i = x* - a_i) the zero of ``mean_i F_k(x - a_i)``
     is ``x_k = x* + E[||xi||^2 xi] / (2 (d+2) k^2) + o(k^-2)``.
-    d = 1 gives NOTES.md's ``E[xi^3]/(6 k^2)``; in d dimensions the denominator is
+    d = 1 gives the paper's 1-D shift ``E[xi^3]/(6 k^2)``; in d dimensions the denominator is
     ``2(d+2)``, e.g. Example 1 embedded in R^2 (perturbed in both coordinates) shifts by
     ``-128/(8 k^2)`` instead of ``-128/(6 k^2)``.
 (d) Trade-off: ``|x_k - x*| ~ |E ||xi||^2 xi| d^2 gamma^2 / (2 (d+2) c^2 E[chi_d]^2)``;

@@ -6,7 +6,8 @@ below; ``D_f = f(x_1) - inf f``. Clipped SGD with constant step ``alpha``:
 ``x_t`` the noise ``xi_t ~ p_t`` is symmetric. No Lipschitz (bounded gradient)
 assumption on f.
 
-Statement (NOTES.md constants confirmed). For every ``a`` in (0, 1),
+Statement (the constants of the paper's Theorem 1, Chen, Wu, Hong 2020, arXiv 2006.15429,
+confirmed). For every ``a`` in (0, 1),
 
     (1/T) sum_{t=1}^T E[ P_t(||xi_t|| < a c) min(||g_t||^2, (1 - a) c ||g_t||) ]
         <= D_f / (alpha T) + G alpha c^2 / 2,

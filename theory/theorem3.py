@@ -18,7 +18,8 @@ Statement. For any symmetric ``p~_t`` and ``a`` in (0, 1),
     (1/T) sum_t E[ P_{p~_t}(||xi|| < a c) min(||g_t||^2, (1 - a) c ||g_t||) ]
         <= D_f/(alpha T) + G alpha (kappa c^2 + d sigma^2)/2 + (1/T) sum_t E[b_t].
 
-*Correction to NOTES.md:* "c^2 -> c^2 + d sigma^2" holds for fixed-size batches; with
+*Correction to the paper's Theorem 3* (Chen, Wu, Hong 2020, arXiv 2006.15429):
+"c^2 -> c^2 + d sigma^2" holds for fixed-size batches; with
 Poisson sampling normalised by ``q n`` the batch size is random and ``E||m||^2`` can
 exceed ``c^2``: the exact worst case (all ``s_i`` equal with norm c) is
 ``c^2 (1 + (1 - q)/(q n))``.
