@@ -714,3 +714,189 @@ def test_cli_reads_negative_scientific_answers_without_double_dash(capsys):
     # '-1e-3' is a number, not an unknown option (the shared parser, clipsgd._cli._parser)
     assert cli_main(["check", "01.h_at_optimum", "--seed", "4", "-1e-3"]) == 1
     assert "[not yet]" in capsys.readouterr().out
+
+
+# ------------------------------------------------------- stated precision, close answers
+def _sig(x, n):
+    return float(f"{x:.{n - 1}e}")
+
+
+@pytest.mark.parametrize("exercise_id", sorted(CASES))
+def test_every_question_states_the_precision_its_checker_applies(exercise_id):
+    ex = exercises.exercise(exercise_id)
+    inst = exercises.get(exercise_id, seed=1, show=False)
+    assert ex.precision.phrase() in inst.question.replace("each endpoint ", "").replace("each entry ", "")
+    assert inst.question.count("Precision:") == 1
+
+
+@pytest.mark.parametrize("exercise_id", sorted(CASES))
+def test_answers_rounded_to_the_stated_precision_are_accepted(exercise_id):
+    ex = exercises.exercise(exercise_id)
+    pr = ex.precision
+    for seed in SEEDS[:4]:
+        inst = exercises.get(exercise_id, seed=seed, show=False)
+        ref = np.atleast_1d(np.asarray(CASES[exercise_id][0](inst), dtype=float))
+        if pr.kind == "sig":
+            rounded, coarse = ([_sig(x, pr.n) for x in ref], [_sig(x, pr.n - 1) for x in ref])
+        elif pr.kind == "dec":
+            rounded, coarse = [round(x, pr.n) for x in ref], [x + 3 * pr.atol for x in ref]
+        elif pr.kind == "rel":
+            rounded, coarse = [x * (1 + 0.999 * pr.n) for x in ref], [x * (1 + 1.4 * pr.n) for x in ref]
+        else:
+            rounded, coarse = [x + 0.999 * pr.n for x in ref], [x + 1.5 * pr.n for x in ref]
+        shape = (lambda v: tuple(v)) if ex.kind == exercises.INTERVAL else (lambda v: v[0] if len(v) == 1 else v)
+        assert inst.check(shape(rounded), verbose=False).correct, (seed, rounded)
+        if ex.close(shape(coarse), shape(list(ref))):
+            continue  # one digit fewer happens to be as good (e.g. 0.5 to 3 digits)
+        fb = inst.check(shape(coarse), verbose=False)
+        assert not fb.correct
+        d_ref = ex.distance(shape(coarse), shape(list(ref)))
+        if all(v is None or ex.distance(shape(coarse), v) > d_ref for _, v in inst._mistakes):
+            assert fb.message.startswith("close, but not to the precision asked"), fb.message
+            assert pr.ask() in fb.message
+        assert not _leaks(fb.message, ref)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(CASES))
+def test_no_recognised_mistake_is_accepted_under_the_stated_precision(exercise_id):
+    """Each typical mistake lies more than 3 tolerances from the answer, so the mistake
+    rounded to the stated precision still gets its own feedback, never 'right' or 'close'."""
+    ex = exercises.exercise(exercise_id)
+    for seed in range(12):
+        inst = exercises.get(exercise_id, seed=seed, show=False)
+        vals = [v for _, v in inst._mistakes if v is not None]
+        for m, val in inst._mistakes:
+            if val is None:
+                continue
+            assert not ex.close(val, inst._ref, 3.0), (seed, m.message)
+            fb = inst.check(val, verbose=False)
+            assert not fb.correct
+            if ex.precision.kind == "sig" and ex.kind == exercises.NUMBER and val != 0:
+                fb = inst.check(f"{_sig(val, ex.precision.n):.12g}", verbose=False)
+                assert not fb.correct and not fb.message.startswith("close")
+                if sum(ex.close(val, v) for v in vals) == 1:
+                    assert fb.message == m.message, (seed, fb.message, m.message)
+
+
+@pytest.mark.parametrize("exercise_id, seed, answer", [
+    ("05.slope_at_optimum", 1234, "0.009411"),
+    ("01.h_at_optimum", 2, "-0.5556"),
+    ("01.h_at_optimum", 2, "-5/9"),
+    ("01.h_at_optimum", 2, "-(10/18)"),
+    ("03.optimal_step", 1, "0.1054"),
+    ("05.cubic_law", 5, "-1.765"),
+    ("06.gaussian_epsilon", 3, "11.6"),
+])
+def test_audit_examples_are_accepted(exercise_id, seed, answer, capsys):
+    assert cli_main(["check", exercise_id, "--seed", str(seed), "--", answer]) == 0
+    assert "[correct]" in capsys.readouterr().out
+
+
+def test_calibrate_within_one_percent_means_one_percent():
+    for seed in range(4):
+        inst = exercises.get("06.calibrate", seed=seed, show=False)
+        ref = right_06_cal(inst)
+        assert inst.check(ref * 1.0099, verbose=False).correct
+        assert inst.check(ref * 0.9901, verbose=False).correct
+        for off in (1.014, 0.986):
+            fb = inst.check(ref * off, verbose=False)
+            assert not fb.correct
+
+
+def test_fractions_and_expressions_are_read_safely():
+    assert parse_answer("number", "-5/9") == pytest.approx(-5 / 9, rel=1e-15)
+    assert parse_answer("number", "(1 + 2/3) * 1e-2") == pytest.approx(5 / 300)
+    assert parse_answer("number", "2^-3") == 0.125
+    assert parse_answer("number", "-2**2") == -4.0
+    assert parse_answer("interval", "(-1/2, 3/4)") == (-0.5, 0.75)
+    np.testing.assert_allclose(parse_answer("vector", "[1/3; -2/3]", length=2), [1 / 3, -2 / 3])
+    np.testing.assert_array_equal(parse_answer("vector", "0.5 -1e-1", length=2), [0.5, -0.1])
+    assert math.isinf(parse_answer("number", "1e999999999"))  # fast: no huge integer is built
+    for bad in ("__import__('os')", "1/0", "abs(-1)", "2 3 +", "((1)", "1e5e5", "x", "()"):
+        with pytest.raises(ValueError):
+            parse_answer("number", bad)
+    with pytest.raises(ValueError, match="nested"):
+        parse_answer("number", "(" * 60 + "1" + ")" * 60)
+    inst = exercises.get("01.h_at_optimum", seed=2, show=False)
+    assert "could not read" in inst.check("1/0", verbose=False).message
+
+
+# ----------------------------------------------------------------- grading from the CLI
+def _write_answers(path, rows):
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["student", "exercise", "answer"])
+        w.writerows(rows)
+
+
+def _graded_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_cli_grade_from_the_roster_scores_every_assigned_exercise(tmp_path, capsys):
+    ids = ["01.stationary_point", "01.h_at_optimum", "05.cubic_law"]
+    assert cli_main(["assign", "--course-seed", "7", "--students", "ada,alan", "--exercises", *ids,
+                     "--out", str(tmp_path / "hw1")]) == 0
+    roster = tmp_path / "hw1" / "roster.csv"
+    assert instructor.read_roster_exercises(roster) == tuple(ids)
+    hw = instructor.assign(["ada", "alan"], ids, course_seed=7)
+    ref = right_01_sp(hw.instance("ada", "01.stationary_point"))
+    _write_answers(tmp_path / "partial.csv", [["ada", "01.stationary_point", instructor.format_answer(ref)]])
+    capsys.readouterr()
+    assert cli_main(["grade", "--roster", str(roster), str(tmp_path / "partial.csv"),
+                     "--out", str(tmp_path / "g.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "ada: 1/3" in out and "alan: 0/3" in out
+    rows = _graded_csv(tmp_path / "g.csv")
+    assert len(rows) == 6
+    assert sum(r["feedback"] == "no answer." for r in rows) == 5
+    # the same as the Python grader of the assignment
+    assert instructor.grade(tmp_path / "partial.csv", seeds=roster).scores() == hw.grade(
+        tmp_path / "partial.csv").scores() == {"ada": (1, 3), "alan": (0, 3)}
+
+
+def test_cli_grade_warns_about_duplicates_and_grades_the_last(tmp_path, capsys):
+    ids = ["01.stationary_point"]
+    assert cli_main(["assign", "--course-seed", "7", "--students", "ada,alan", "--exercises", *ids,
+                     "--out", str(tmp_path / "hw1")]) == 0
+    hw = instructor.assign(["ada", "alan"], ids, course_seed=7)
+    ref = right_01_sp(hw.instance("ada", ids[0]))
+    _write_answers(tmp_path / "a.csv", [["ada", ids[0], "1e5"], ["ada", ids[0], instructor.format_answer(ref)]])
+    capsys.readouterr()
+    assert cli_main(["grade", "--roster", str(tmp_path / "hw1" / "roster.csv"), str(tmp_path / "a.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "ada: 1/1" in captured.out
+    warn = [ln for ln in captured.err.splitlines() if "more than once" in ln]
+    assert len(warn) == 1 and "'ada'" in warn[0] and ids[0] in warn[0] and "rows 1, 2" in warn[0]
+    with pytest.warns(instructor.GradingWarning, match="more than once"):
+        hw.grade(tmp_path / "a.csv")
+
+
+def test_cli_grade_reports_unknown_students_and_grades_the_rest(tmp_path, capsys):
+    ids = ["01.stationary_point"]
+    assert cli_main(["assign", "--course-seed", "7", "--students", "ada,alan", "--exercises", *ids,
+                     "--out", str(tmp_path / "hw1")]) == 0
+    hw = instructor.assign(["ada", "alan"], ids, course_seed=7)
+    ref = right_01_sp(hw.instance("ada", ids[0]))
+    _write_answers(tmp_path / "a.csv", [["ada", ids[0], instructor.format_answer(ref)], ["bob", ids[0], "1"],
+                                        ["Alan", ids[0], "2"], ["ada", "01.h_at_optimum", "0.5"]])
+    capsys.readouterr()
+    assert cli_main(["grade", "--roster", str(tmp_path / "hw1" / "roster.csv"), str(tmp_path / "a.csv"),
+                     "--out", str(tmp_path / "g.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "ada: 1/1" in captured.out and "alan: 0/1" in captured.out and "not graded: 3" in captured.out
+    err = captured.err.splitlines()
+    assert any("'bob' is not on the roster" in ln for ln in err)
+    assert any("'Alan'" in ln and "did you mean 'alan'" in ln for ln in err)
+    assert any("01.h_at_optimum" in ln and "not in this assignment" in ln for ln in err)
+    rows = _graded_csv(tmp_path / "g.csv")
+    ungraded = [r for r in rows if r["correct"] == ""]
+    assert [r["student"] for r in ungraded] == ["bob", "Alan", "ada"]
+    assert all(r["feedback"].startswith("not graded: ") for r in ungraded)
+    # the Python API stays strict unless asked
+    with pytest.raises(ValueError, match="not on the roster"):
+        hw.grade(tmp_path / "a.csv")
+    with pytest.warns(instructor.GradingWarning):
+        g = hw.grade(tmp_path / "a.csv", strict=False)
+    assert g.scores() == {"ada": (1, 1), "alan": (0, 1)} and len(g.ungraded) == 3

@@ -65,10 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="grade a CSV of answers (student, exercise, answer[, seed])")
     p.add_argument("answers")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--roster", help="roster.csv written by 'assign' (student, seed)")
+    g.add_argument("--roster", help="roster.csv written by 'assign' (student, seed, exercises): every "
+                   "(student, exercise) it lists is graded, unanswered ones as 'no answer.'")
     g.add_argument("--course-seed", type=int)
     p.add_argument("--students", help="with --course-seed: the full class list")
-    p.add_argument("--exercises", nargs="*", help="exercise ids (default: those in the answers)")
+    p.add_argument("--exercises", nargs="*",
+                   help="exercise ids (default: those recorded in --roster, else those in the answers)")
     p.add_argument("--out", help="write per-answer grades and feedback to this CSV")
     return ap
 
@@ -87,6 +89,10 @@ def main(argv=None) -> int:
         0 on success (``check``: a right answer), 1 for a wrong answer to ``check``, 2 for
         bad input (an unknown id, a negative seed, a missing file): one line
         ``python -m clipsgd.exercises <command>: error: ...`` on stderr, no traceback.
+        ``grade`` grades what it can and exits 0 even when some rows were not graded
+        (an unknown student, an exercise not assigned) or were submitted twice: each
+        such row is one ``... grade: warning: ...`` line on stderr and, for ungraded
+        rows, a row with an empty ``correct`` and the reason in the output CSV.
     """
     args = build_parser().parse_args(argv)
     try:
@@ -111,9 +117,15 @@ def _run(args) -> int:
         print(f"wrote {len(paths['handouts'])} handouts, {paths['roster']}, {paths['answers_template']}")
         print(f"and the answer key {paths['answer_key']} (do not distribute)")
     elif args.cmd == "grade":
+        import warnings
+
         students = _students(args.students) if args.students else None
-        grades = instructor.grade(args.answers, args.exercises, course_seed=args.course_seed,
-                                  students=students, seeds=args.roster)
+        with warnings.catch_warnings():  # reported below, once, in the CLI's own format
+            warnings.simplefilter("ignore", instructor.GradingWarning)
+            grades = instructor.grade(args.answers, args.exercises, course_seed=args.course_seed,
+                                      students=students, seeds=args.roster, strict=False)
+        for msg in grades.problems:
+            print(f"{PROG} grade: warning: {msg}", file=sys.stderr)
         print(grades.summary())
         if args.out:
             grades.to_csv(args.out)

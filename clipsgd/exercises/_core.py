@@ -12,11 +12,28 @@ An :class:`Exercise` is a small bundle of pure functions:
   mistake (e.g. "h(your x) > 0, so the stall point lies to the left").
 
 Feedback never contains the reference answer. Instances whose typical mistakes land
-within the tolerance of the right answer are rejected at generation time (the next draw
-of the same generator is used), so every instance can tell the two apart.
+within ``separation`` (3) tolerances of the right answer are rejected at generation time
+(the next draw of the same generator is used), so every instance can tell the two apart.
+
+Precision. Every exercise has a :class:`Precision` (default: 4 significant digits); the
+question states it in one shared phrase (added here, after the exercise's own text) and
+the checker applies exactly that tolerance:
+
+* ``Precision.sig(N)``: relative error at most ``5 * 10**-N`` (what rounding to N
+  significant digits can cost), plus an absolute ``floor`` (default 0) for answers that
+  can be 0;
+* ``Precision.dec(N)``: absolute error at most ``0.5 * 10**-N`` (N decimal places);
+* ``Precision.rel(r)``: relative error at most ``r`` ("within 1%");
+* ``Precision.abs(t)``: absolute error at most ``t`` (simulated answers).
+
+An answer that matches no known mistake but is *near* the right one (within 20 tolerances
+for digits, 3 for ``rel``/``abs``, and nearer to it than to any known mistake) gets
+"close, but not to the precision asked: give ..." instead of a method hint.
 
 Answers are numbers, intervals ``(lo, hi)`` or vectors; strings such as ``"-2.5"``,
-``"[-2, 2]"`` or ``"0.1, 0.3"`` (from a CSV of answers) are parsed.
+``"-5/9"``, ``"[-2, 2]"``, ``"0.1, 0.3"`` or arithmetic of numbers such as
+``"(1 + 2/3) * 1e-2"`` (no functions, no names) (from the CLI or a CSV of answers) are parsed by a small parser of
+numbers, ``+ - * / ^ **`` and parentheses, with exact fractions (never ``eval``).
 """
 
 from __future__ import annotations
@@ -28,6 +45,7 @@ import numbers
 import re
 import types
 import warnings
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -36,6 +54,7 @@ import numpy as np
 __all__ = [
     "Exercise",
     "Mistake",
+    "Precision",
     "Feedback",
     "Instance",
     "register",
@@ -84,6 +103,83 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class Precision:
+    """The precision an exercise asks for: what its question says and what its checker accepts.
+
+    Build with :meth:`sig`, :meth:`dec`, :meth:`rel` or :meth:`abs`; ``note`` is appended
+    to the phrase (e.g. why an exercise asks for less than the default).
+    """
+
+    kind: str  # "sig", "dec", "rel", "abs"
+    n: float
+    floor: float = 0.0
+    note: str = ""
+
+    @classmethod
+    def sig(cls, digits: int = 4, floor: float = 0.0, note: str = "") -> "Precision":
+        return cls("sig", int(digits), float(floor), note)
+
+    @classmethod
+    def dec(cls, places: int, note: str = "") -> "Precision":
+        return cls("dec", int(places), 0.0, note)
+
+    @classmethod
+    def rel(cls, fraction: float, note: str = "") -> "Precision":
+        return cls("rel", float(fraction), 0.0, note)
+
+    @classmethod
+    def abs(cls, tol: float, note: str = "") -> "Precision":
+        return cls("abs", float(tol), 0.0, note)
+
+    @property
+    def rtol(self) -> float:
+        return {"sig": 5.0 * 10.0 ** -self.n, "rel": self.n}.get(self.kind, 0.0)
+
+    @property
+    def atol(self) -> float:
+        if self.kind == "dec":
+            return 0.5 * 10.0 ** -self.n
+        if self.kind == "abs":
+            return self.n
+        return self.floor
+
+    @property
+    def near_factor(self) -> float:
+        """Answers within this many tolerances (but not within one) are 'close'."""
+        return 20.0 if self.kind in ("sig", "dec") else 3.0
+
+    def _bound(self) -> str:
+        if self.kind in ("sig", "rel"):
+            text = f"relative error at most {self.rtol:.2g}"
+            if self.floor:
+                text += f", or absolute error at most {self.floor:.2g}"
+            return text
+        return f"absolute error at most {self.atol:.2g}"
+
+    def ask(self) -> str:
+        """'to 4 significant digits', 'to 3 decimal places', 'within 1%', 'within +-0.03'."""
+        if self.kind == "sig":
+            return f"to {self.n} significant digits"
+        if self.kind == "dec":
+            return f"to {self.n} decimal places"
+        if self.kind == "rel":
+            return f"within {self.n * 100:g}%"
+        return f"within +-{self.n:g}"
+
+    def phrase(self) -> str:
+        """The sentence every question ends with."""
+        text = f"Precision: {self.ask()} (accepted: {self._bound()})"
+        return text + (f"; {self.note}" if self.note else "") + "."
+
+    def near_message(self) -> str:
+        return (f"close, but not to the precision asked: give your answer {self.ask()} "
+                f"({self._bound()}). Keep full precision in the intermediate steps and round only at the end.")
+
+
+DEFAULT_PRECISION = Precision.sig(4)
+
+
+@dataclass(frozen=True)
 class Exercise:
     """One exercise: how to draw an instance, ask it, solve it and diagnose answers.
 
@@ -95,11 +191,9 @@ class Exercise:
     kind : {"number", "interval", "vector"}
     generate, question, solve, mistakes, hint : callable
         See the module docstring.
-    rtol, atol : float
-        An answer ``a`` is right when ``|a - ref| <= atol + rtol |ref|`` (per entry).
-    accept : callable, optional
-        ``accept(params, answer) -> bool``: overrides the tolerance test (e.g. for
-        answers estimated by simulation).
+    precision : Precision, default 4 significant digits
+        Stated in the question; an answer ``a`` is right when
+        ``|a - ref| <= atol + rtol |ref|`` (per entry), with ``rtol``/``atol`` from it.
     """
 
     id: str
@@ -110,8 +204,7 @@ class Exercise:
     solve: Callable
     mistakes: Callable = lambda params: []
     hint: Callable = lambda params, answer: ""
-    rtol: float = 1e-6
-    atol: float = 1e-6
+    precision: Precision = DEFAULT_PRECISION
     length: Optional[Callable] = None  # vector answers: params -> expected length
     separation: float = 3.0  # mistakes must lie this many tolerances from the answer
 
@@ -126,14 +219,30 @@ class Exercise:
         """The two-digit number of the tutorial this exercise belongs to."""
         return self.id[:2]
 
+    @property
+    def rtol(self) -> float:
+        return self.precision.rtol
+
+    @property
+    def atol(self) -> float:
+        return self.precision.atol
+
     # -- comparison -------------------------------------------------------------------
-    def close(self, a, b, factor: float = 1.0) -> bool:
-        """True when the (parsed) answers ``a`` and ``b`` agree within the tolerance."""
+    def distance(self, a, b) -> float:
+        """Largest entrywise ``|a - b|`` in tolerances of ``b`` (inf when shapes differ)."""
         a = np.atleast_1d(np.asarray(a, dtype=float))
         b = np.atleast_1d(np.asarray(b, dtype=float))
         if a.shape != b.shape:
-            return False
-        return bool(np.all(np.abs(a - b) <= factor * (self.atol + self.rtol * np.abs(b))))
+            return math.inf
+        with np.errstate(all="ignore"):  # 1e308 - (-1e308) is inf: as far as it gets
+            tol = (self.atol + self.rtol * np.abs(b)) * (1 + 1e-9)  # 1e-9: decimal-to-binary slack
+            err = np.abs(a - b)
+            ratio = np.where(err == 0, 0.0, err / tol)
+        return float(np.max(ratio))
+
+    def close(self, a, b, factor: float = 1.0) -> bool:
+        """True when the (parsed) answers ``a`` and ``b`` agree within ``factor`` tolerances."""
+        return self.distance(a, b) <= factor
 
 
 def _stable_int(text: str) -> int:
@@ -225,7 +334,7 @@ class Instance:
         self._params = _freeze(params)
         self._ref = ref
         self._mistakes = mistakes  # (Mistake, parsed value), computed once
-        self._question = ex.question(self._params)
+        self._question = _with_precision(ex, ex.question(self._params))
 
     # read-only: instances are shared (cached by get)
     exercise_id = property(lambda self: self._ex.id)
@@ -311,6 +420,10 @@ class Instance:
         for m, val in self._mistakes:
             if val is not None and ex.close(ans, val):
                 return mk(False, m.message)
+        d_ref = ex.distance(ans, self._ref)
+        if d_ref <= ex.precision.near_factor and all(
+                val is None or d_ref < ex.distance(ans, val) for _, val in self._mistakes):
+            return mk(False, ex.precision.near_message())
         if ex.kind == INTERVAL:
             lo_ok = ex.close(ans[0], self._ref[0])
             hi_ok = ex.close(ans[1], self._ref[1])
@@ -318,7 +431,7 @@ class Instance:
                     "the upper endpoint is right, the lower one is not. " if hi_ok and not lo_ok else "")
             return mk(False, part + (self._hint(ans) or "not right yet."))
         if ex.kind == VECTOR:
-            wrong = np.flatnonzero(~np.isclose(ans, self._ref, rtol=ex.rtol, atol=ex.atol))
+            wrong = np.flatnonzero([not ex.close(x, r) for x, r in zip(ans, self._ref)])
             part = f"entries {wrong.tolist()} are off. " if 0 < wrong.size < len(ans) else ""
             return mk(False, part + (self._hint(ans) or "not right yet."))
         return mk(False, self._hint(ans) or "not right yet.")
@@ -357,17 +470,173 @@ def get(exercise_id: str, seed: int, show: bool = True) -> Instance:
 
 # ------------------------------------------------------------------------- answer parsing
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf(?:inity)?"
+_TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf(?:inity)?)|(?P<op>\*\*|[-+*/^()]))",
+                    re.IGNORECASE)
+_MAX_TEXT, _MAX_DEPTH, _MAX_EXP = 2000, 50, 400
+
+
+def _literal(text: str):
+    """A number literal as an exact Fraction (float for inf and huge exponents)."""
+    low = text.lower()
+    if low.startswith("inf"):
+        return math.inf
+    m = re.search(r"e([-+]?\d+)$", low)
+    if m and abs(int(m.group(1))) > _MAX_EXP:  # Fraction('1e999999') would build a huge integer
+        return float(text)
+    return Fraction(text)
+
+
+def _to_float(x) -> float:
+    try:
+        return float(x)
+    except OverflowError:  # a Fraction beyond the float range
+        return math.inf if x > 0 else -math.inf
+
+
+def _evaluate(text: str) -> float:
+    """The value of an arithmetic expression: numbers, + - * / ^ ** and parentheses.
+
+    A hand-written recursive-descent parser over exact fractions (floats only for inf
+    and powers): nothing is ever passed to ``eval``.
+    """
+    tokens, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f"expected a number or an expression such as -5/9 or 1.2e-3, got {text!r}")
+        tokens.append(("num", m.group("num")) if m.group("num") else ("op", m.group("op")))
+        pos = m.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    if not tokens:
+        raise ValueError("the answer is empty")
+    i = 0
+
+    def peek():
+        return tokens[i] if i < len(tokens) else (None, None)
+
+    def take():
+        nonlocal i
+        i += 1
+        return tokens[i - 1]
+
+    def arith(op, x, y):
+        if op == "+":
+            return x + y
+        if op == "-":
+            return x - y
+        if op == "*":
+            if (isinstance(x, float) and math.isinf(x) and y == 0) or (isinstance(y, float) and math.isinf(y) and x == 0):
+                raise ValueError(f"{text!r} is not a number (inf * 0)")
+            return x * y
+        if y == 0:
+            raise ValueError(f"division by zero in {text!r}")
+        return x / y
+
+    def expr(depth):
+        x = term(depth)
+        while peek() in (("op", "+"), ("op", "-")):
+            x = arith(take()[1], x, term(depth))
+        return x
+
+    def term(depth):
+        x = unary(depth)
+        while peek() in (("op", "*"), ("op", "/")):
+            x = arith(take()[1], x, unary(depth))
+        return x
+
+    def unary(depth):
+        if peek() in (("op", "+"), ("op", "-")):
+            sign = take()[1]
+            x = unary(depth)
+            return -x if sign == "-" else x
+        return power(depth)
+
+    def power(depth):
+        x = atom(depth)
+        if peek() in (("op", "^"), ("op", "**")):
+            take()
+            y = unary(depth)  # right-associative; -2^2 = -(2^2)
+            if isinstance(y, Fraction) and y.denominator == 1 and abs(y) <= 64 and not (x == 0 and y < 0):
+                return x ** int(y)
+            try:
+                out = _to_float(x) ** _to_float(y)
+            except (OverflowError, ZeroDivisionError):
+                raise ValueError(f"{text!r} is out of range") from None
+            if isinstance(out, complex) or math.isnan(out):
+                raise ValueError(f"{text!r} is not a real number")
+            return out
+        return x
+
+    def atom(depth):
+        if depth > _MAX_DEPTH:
+            raise ValueError("too many nested parentheses")
+        kind, val = peek()
+        if kind == "num":
+            take()
+            return _literal(val)
+        if (kind, val) == ("op", "("):
+            take()
+            x = expr(depth + 1)
+            if peek() != ("op", ")"):
+                raise ValueError(f"unbalanced parentheses in {text!r}")
+            take()
+            return x
+        raise ValueError(f"expected a number or an expression such as -5/9 or 1.2e-3, got {text!r}")
+
+    value = expr(0)
+    if i != len(tokens):
+        raise ValueError(f"expected a number or an expression such as -5/9 or 1.2e-3, got {text!r}")
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError(f"{text!r} is not a number")
+    return _to_float(value)
+
+
+def _split_items(text: str) -> list:
+    """Top-level items of ``text``: separated by ',' or ';' (or, for plain numbers, spaces)."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] + text[-1] in ("()", "[]"):
+        depth = 0
+        for k, ch in enumerate(text):  # strip the outer pair only if it encloses everything
+            depth += 1 if ch in "([" else (-1 if ch in ")]" else 0)
+            if depth == 0 and k < len(text) - 1:
+                break
+        else:
+            text = text[1:-1]
+    items, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"unbalanced parentheses in {text!r}")
+        if ch in ",;" and depth == 0:
+            items.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    items.append(cur)
+    if depth != 0:
+        raise ValueError(f"unbalanced parentheses in {text!r}")
+    if len(items) == 1:
+        words = items[0].split()
+        if len(words) > 1 and all(re.fullmatch(_NUM, w, flags=re.IGNORECASE) for w in words):
+            return words  # "0.5 1e-1": numbers separated by spaces
+    return [it.replace("[", "(").replace("]", ")") for it in items]
 
 
 def _numbers_in(text: str) -> list:
     text = text.strip()
     if not text:
         raise ValueError("the answer is empty")
-    pieces = re.findall(_NUM, text, flags=re.IGNORECASE)
-    rest = re.sub(_NUM, " ", text, flags=re.IGNORECASE)
-    if re.search(r"[^\s,;()\[\]]", rest):
+    if len(text) > _MAX_TEXT:
+        raise ValueError(f"the answer is too long ({len(text)} characters)")
+    items = _split_items(text)
+    if any(not it.strip() for it in items):
         raise ValueError(f"expected numbers separated by commas, got {text!r}")
-    return [float(p) for p in pieces]
+    return [_evaluate(it) for it in items]
 
 
 def _as_floats(value) -> np.ndarray:
@@ -462,6 +731,16 @@ def _parse_or_none(ex: Exercise, value, params):
         return _parse(ex, value, params)
     except (TypeError, ValueError):
         return None
+
+
+def _with_precision(ex: Exercise, question: str) -> str:
+    """The question with the shared precision phrase (per entry/endpoint for vectors, intervals)."""
+    phrase = ex.precision.phrase()
+    if ex.kind == INTERVAL:
+        phrase = phrase.replace("Precision: ", "Precision: each endpoint ", 1)
+    elif ex.kind == VECTOR:
+        phrase = phrase.replace("Precision: ", "Precision: each entry ", 1)
+    return question.rstrip() + "\n" + phrase
 
 
 # ----------------------------------------------------------------------- text helpers

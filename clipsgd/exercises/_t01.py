@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import problems
 from ..exact import expected_clipped_gradient, stationary_points
-from ._core import INTERVAL, NUMBER, Exercise, Mistake, direction_hint, fmt, fmt_vec, register
+from ._core import INTERVAL, NUMBER, Exercise, Mistake, direction_hint, fmt, fmt_vec, Precision, register
 
 _C_CHOICES = (0.5, 1.0, 1.5, 2.0, 3.0)
 
@@ -71,7 +71,7 @@ register(Exercise(
     title="The expected clipped gradient at the optimum",
     kind=NUMBER,
     generate=_gen_h, question=_q_h, solve=_solve_h, mistakes=_mistakes_h, hint=_hint_h,
-    rtol=1e-6, atol=1e-6,
+    precision=Precision.sig(4),
 ))
 
 
@@ -96,7 +96,7 @@ def _q_sp(p):
     return (
         f"Clipped SGD on f(x) = (1/n) sum_i (x - a_i)^2 / 2 with a = {fmt_vec(p['a'])} and clip "
         f"threshold c = {fmt(p['c'])}.\nWhere does it stall? Give the point x where the expected "
-        "clipped gradient h(x) = (1/n) sum_i clip(x - a_i, c) vanishes (to 3 decimals).\n"
+        "clipped gradient h(x) = (1/n) sum_i clip(x - a_i, c) vanishes.\n"
         "Answer: one number."
     )
 
@@ -131,7 +131,7 @@ register(Exercise(
     title="Where clipped SGD stalls",
     kind=NUMBER,
     generate=_gen_sp, question=_q_sp, solve=_solve_sp, mistakes=_mistakes_sp, hint=_hint_sp,
-    rtol=1e-4, atol=1e-3,
+    precision=Precision.dec(3),
 ))
 
 
@@ -214,5 +214,5 @@ register(Exercise(
     title="A whole interval of stall points (Example 2)",
     kind=INTERVAL,
     generate=_gen_iv, question=_q_iv, solve=_solve_iv, mistakes=_mistakes_iv, hint=_hint_iv,
-    rtol=1e-4, atol=1e-3,
+    precision=Precision.dec(3),
 ))

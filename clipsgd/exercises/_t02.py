@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..clip import clip_numpy
-from ._core import NUMBER, Exercise, Mistake, fmt, fmt_vec, register
+from ._core import NUMBER, Exercise, Mistake, fmt, fmt_vec, Precision, register
 
 
 def _clip(v, c):
@@ -78,7 +78,7 @@ register(Exercise(
     title="Lemma 1: a symmetric pair never hurts",
     kind=NUMBER,
     generate=_gen_pair, question=_q_pair, solve=_solve_pair, mistakes=_mistakes_pair, hint=_hint_pair,
-    rtol=1e-6, atol=1e-6,
+    precision=Precision.sig(4),
 ))
 
 
@@ -137,7 +137,7 @@ register(Exercise(
     generate=_gen_two_pairs, question=_q_prog, solve=_solve_prog, mistakes=_mistakes_prog,
     hint=lambda p, ans: ("not right yet. Average <g, clip(g + xi, c)> over the four atoms with their masses."
                          + (" (Lemma 1: it cannot be negative.)" if ans < 0 else "")),
-    rtol=1e-6, atol=1e-6,
+    precision=Precision.sig(4),
 ))
 
 
@@ -203,5 +203,5 @@ register(Exercise(
     kind=NUMBER,
     generate=_gen_bound, question=_q_bound, solve=_bound, mistakes=_mistakes_bound,
     hint=lambda p, ans: "not right yet. Which atoms have ||xi|| < a c? Their total mass is the probability.",
-    rtol=1e-6, atol=1e-6,
+    precision=Precision.sig(4),
 ))

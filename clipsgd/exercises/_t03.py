@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .. import bounds
-from ._core import NUMBER, Exercise, Mistake, fmt, register
+from ._core import NUMBER, Exercise, Mistake, fmt, Precision, register
 
 
 def _common(rng):
@@ -60,7 +60,7 @@ register(Exercise(
     kind=NUMBER,
     generate=_gen_t1, question=_q_t1, solve=_solve_t1, mistakes=_mistakes_t1,
     hint=lambda p, ans: "not right yet. Two terms: D_f/(alpha T) and G alpha c^2 / 2.",
-    rtol=1e-6, atol=0.0,
+    precision=Precision.sig(4),
 ))
 
 
@@ -94,7 +94,7 @@ register(Exercise(
     kind=NUMBER,
     generate=_common, question=_q_step, solve=_solve_step, mistakes=_mistakes_step,
     hint=lambda p, ans: "not right yet. Differentiate D_f/(alpha T) + G alpha c^2/2 in alpha and set it to 0.",
-    rtol=1e-6, atol=0.0,
+    precision=Precision.sig(4),
 ))
 
 
@@ -146,5 +146,5 @@ register(Exercise(
     kind=NUMBER,
     generate=_gen_t3, question=_q_t3, solve=_solve_t3, mistakes=_mistakes_t3,
     hint=lambda p, ans: "not right yet. First sigma = z c / B, then K = c^2 + d sigma^2, then D_f/(alpha T) + G alpha K/2.",
-    rtol=1e-6, atol=0.0,
+    precision=Precision.sig(4),
 ))

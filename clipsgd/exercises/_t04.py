@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from .. import diagnostics as dg
-from ._core import NUMBER, Exercise, Mistake, fmt, fmt_vec, register
+from ._core import NUMBER, Exercise, Mistake, fmt, fmt_vec, Precision, register
 
 
 def _gen_sample(rng, lo=-8, hi=10):
@@ -82,7 +82,7 @@ register(Exercise(
     generate=_gen_w1, question=_q_w1, solve=_solve_w1, mistakes=_mistakes_w1,
     hint=lambda p, ans: ("not right yet. In 1-D the optimal transport matches sorted samples: sort xi and "
                          "-xi and average |difference|."),
-    rtol=1e-6, atol=1e-9,
+    precision=Precision.sig(4),
 ))
 
 
@@ -131,7 +131,7 @@ register(Exercise(
     kind=NUMBER,
     generate=_gen_sk, question=_q_sk, solve=_solve_sk, mistakes=_mistakes_sk,
     hint=lambda p, ans: "not right yet. Centre the sample, then m2 = mean(xi^2), m3 = mean(xi^3).",
-    rtol=1e-6, atol=1e-9,
+    precision=Precision.sig(4),
 ))
 
 
@@ -192,5 +192,5 @@ register(Exercise(
     generate=_gen_bias, question=_q_bias, solve=_solve_bias, mistakes=_mistakes_bias,
     hint=lambda p, ans: ("not right yet. Under p~ each xi_i and -xi_i has mass 1/(2n); average g * clip(g + xi, c) "
                          "under p~ and under p, subtract."),
-    rtol=1e-6, atol=1e-9,
+    precision=Precision.sig(4),
 ))

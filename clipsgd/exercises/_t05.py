@@ -17,7 +17,7 @@ from scipy.special import ndtr
 
 from .. import problems
 from ..exact import stationary_points
-from ._core import NUMBER, Exercise, Mistake, direction_hint, fmt, fmt_vec, register
+from ._core import NUMBER, Exercise, Mistake, direction_hint, fmt, fmt_vec, Precision, register
 
 
 def _atoms(rng):
@@ -51,7 +51,7 @@ def _q_pk(p):
     return (
         f"Perturbed clipped SGD on f_i(x) = (x - a_i)^2 / 2 with a = {fmt_vec(p['a'])}, c = {fmt(p['c'])}: each "
         f"step clips g_i + k Z with k = {fmt(p['k'])}, Z ~ N(0, 1).\nWhere does it stall, i.e. where does "
-        "h_k(x) = (1/n) sum_i E clip(x - a_i + k Z, c) vanish? (3 decimals)\nAnswer: one number."
+        "h_k(x) = (1/n) sum_i E clip(x - a_i + k Z, c) vanish?\nAnswer: one number."
     )
 
 
@@ -87,7 +87,7 @@ register(Exercise(
     title="Where perturbed clipped SGD stalls",
     kind=NUMBER,
     generate=_gen_pk, question=_q_pk, solve=_solve_pk, mistakes=_mistakes_pk, hint=_hint_pk,
-    rtol=1e-4, atol=1e-3,
+    precision=Precision.dec(3),
 ))
 
 
@@ -131,7 +131,7 @@ register(Exercise(
     generate=_gen_law, question=_q_law, solve=_solve_law, mistakes=_mistakes_law,
     hint=lambda p, ans: ("not right yet. Expand H_k(m) = E clip(m + kZ, c) to third order in m, average over "
                          "the xi_i and solve h_k(x* + delta) = 0 to leading order."),
-    rtol=1e-6, atol=1e-9,
+    precision=Precision.sig(4),
 ))
 
 
@@ -186,5 +186,5 @@ register(Exercise(
     generate=_gen_slope, question=_q_slope, solve=_solve_slope, mistakes=_mistakes_slope,
     hint=lambda p, ans: ("not right yet. d/dm E clip(m + kZ, c) = P(|m + kZ| < c); average it over the "
                          "per-example gradients at x*."),
-    rtol=1e-5, atol=1e-7,
+    precision=Precision.sig(4),
 ))

@@ -15,7 +15,7 @@ import math
 from scipy.optimize import brentq
 
 from .. import privacy
-from ._core import NUMBER, Exercise, Mistake, fmt, register
+from ._core import NUMBER, Exercise, Mistake, fmt, Precision, register
 
 
 # ---------------------------------------------------------------------- noise std
@@ -63,7 +63,7 @@ register(Exercise(
     kind=NUMBER,
     generate=_gen_std, question=_q_std, solve=_solve_std, mistakes=_mistakes_std,
     hint=lambda p, ans: "not right yet. The noise N(0, (z c)^2) goes on the sum; the sum is divided by B = q n.",
-    rtol=1e-6, atol=0.0,
+    precision=Precision.sig(4),
 ))
 
 
@@ -81,7 +81,7 @@ def _q_gauss(p):
     return (
         f"Full-batch DP gradient descent (every example in every step, q = 1) with noise multiplier "
         f"z = {fmt(p['z'])} runs T = {p['T']} steps.\nWhat is its exact epsilon at delta = {p['delta']:g} "
-        "(add/remove-one neighbours)?\nAnswer: one number (3 significant digits)."
+        "(add/remove-one neighbours)?\nAnswer: one number."
     )
 
 
@@ -114,7 +114,7 @@ register(Exercise(
     generate=_gen_gauss, question=_q_gauss, solve=_solve_gauss, mistakes=_mistakes_gauss,
     hint=lambda p, ans: ("not right yet. T Gaussian steps with multiplier z are one Gaussian mechanism with "
                          "mu = sqrt(T)/z; find epsilon with delta(epsilon) = delta."),
-    rtol=2e-3, atol=0.0,
+    precision=Precision.sig(3, note="accountants differ in the 4th digit"),
 ))
 
 
@@ -134,7 +134,7 @@ def _q_sub(p):
     return (
         f"DP-SGD with Poisson sampling rate q = {fmt(p['q'])}, noise multiplier z = {fmt(p['z'])}, "
         f"T = {p['T']} steps.\nWhat epsilon does the RDP accountant give at delta = {p['delta']:g} "
-        "(clipsgd.privacy, accountant='rdp', add/remove-one)?\nAnswer: one number (3 significant digits)."
+        "(clipsgd.privacy, accountant='rdp', add/remove-one)?\nAnswer: one number."
     )
 
 
@@ -167,7 +167,7 @@ register(Exercise(
     title="Epsilon of DP-SGD with Poisson subsampling",
     kind=NUMBER,
     generate=_gen_sub, question=_q_sub, solve=_solve_sub, mistakes=_mistakes_sub, hint=_hint_sub,
-    rtol=5e-3, atol=0.0,
+    precision=Precision.sig(3, note="RDP accountants differ in the 4th digit"),
 ))
 
 
@@ -191,7 +191,7 @@ def _q_cal(p):
     return (
         f"Full-batch DP gradient descent (q = 1) will run T = {p['T']} steps. Which noise multiplier z "
         f"makes it exactly\n({fmt(p['epsilon'])}, {p['delta']:g})-DP (add/remove-one)? "
-        "Answer: one number (within 1%)."
+        "Answer: one number."
     )
 
 
@@ -220,5 +220,5 @@ register(Exercise(
     generate=_gen_cal, question=_q_cal, solve=_solve_cal, mistakes=_mistakes_cal,
     hint=lambda p, ans: ("too much noise: a smaller z already reaches the target." if ans > _solve_cal(p)
                          else "too little noise: this z does not reach the target epsilon."),
-    rtol=0.015, atol=0.0,
+    precision=Precision.rel(0.01),
 ))

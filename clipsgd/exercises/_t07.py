@@ -15,7 +15,7 @@ import numpy as np
 from .. import problems
 from ..clip import clip_numpy
 from ..exact import expected_clipped_gradient, stationary_points
-from ._core import NUMBER, VECTOR, Exercise, Mistake, direction_hint, fmt, fmt_vec, register
+from ._core import NUMBER, VECTOR, Exercise, Mistake, direction_hint, fmt, fmt_vec, Precision, register
 
 
 # -------------------------------------------------------------------- log-cosh regression
@@ -75,7 +75,7 @@ register(Exercise(
     generate=_gen_lc, question=_q_lc, solve=_solve_lc, mistakes=_mistakes_lc,
     hint=lambda p, ans: ("not right yet. Check your oracle against a finite difference of f_i, then "
                          "clip each row of the per-example gradients and average."),
-    rtol=1e-5, atol=1e-6,
+    precision=Precision.sig(4, floor=1e-6),
     length=lambda p: p["X"].shape[1],
 ))
 
@@ -125,7 +125,7 @@ def _q_w(p):
         f"Write the per-example gradient as a numba oracle, build the problem with clipsgd.problems.custom, "
         f"and run\nClippedSGD(lr={fmt(p['lr'])}, c={fmt(p['c'])}) (batch size 1) for {p['steps']} steps, "
         f"{p['runs']} runs, from x0 = 0.\nWhere does clipped SGD stall? Report the mean final iterate over "
-        "the runs (2 decimals).\nAnswer: one number."
+        "the runs.\nAnswer: one number."
     )
 
 
@@ -158,5 +158,5 @@ register(Exercise(
     title="A custom oracle: where weighted clipped SGD stalls",
     kind=NUMBER,
     generate=_gen_w, question=_q_w, solve=_solve_w, mistakes=_mistakes_w, hint=_hint_w,
-    rtol=0.0, atol=0.03,
+    precision=Precision.abs(0.03, note="a simulated mean: 2 decimals, within its Monte Carlo error"),
 ))

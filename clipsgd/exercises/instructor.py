@@ -23,6 +23,7 @@ import csv
 import hashlib
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
@@ -31,7 +32,11 @@ import numpy as np
 from ._core import Feedback, Instance, _check_seed, _instance, exercise, list_exercises
 
 __all__ = ["student_seed", "assign", "Assignment", "grade", "Grades", "GradeRow", "format_answer",
-           "read_roster"]
+           "read_roster", "read_roster_exercises", "GradingWarning"]
+
+
+class GradingWarning(UserWarning):
+    """A submitted row was graded with a caveat (a duplicate) or not graded (an unknown student)."""
 
 SEED_RANGE = 10**6
 
@@ -65,42 +70,65 @@ def format_answer(value) -> str:
 
 @dataclass(frozen=True)
 class GradeRow:
+    """One graded (student, exercise), or (``graded=False``) a submitted row that was not graded."""
+
     student: str
     exercise_id: str
-    seed: int
+    seed: Optional[int]
     answer: str
     correct: bool
     feedback: str
+    graded: bool = True
 
 
 @dataclass(frozen=True)
 class Grades:
-    """Result of grading: one :class:`GradeRow` per (student, exercise)."""
+    """Result of grading: one :class:`GradeRow` per (student, exercise) of the assignment.
+
+    Rows that could not be graded (``strict=False``: a student not on the roster, an
+    exercise not in the assignment) follow with ``graded=False`` and the reason as
+    feedback; they count in no score. ``problems`` lists every such row and every
+    duplicate submission, one line each (the CLI prints them on stderr).
+    """
 
     rows: tuple
+    problems: tuple = ()
 
     def scores(self) -> dict:
-        """``{student: (n_correct, n_exercises)}``."""
+        """``{student: (n_correct, n_exercises)}`` (graded rows only)."""
         out: dict = {}
         for r in self.rows:
+            if not r.graded:
+                continue
             ok, tot = out.get(r.student, (0, 0))
             out[r.student] = (ok + int(r.correct), tot + 1)
         return dict(sorted(out.items()))
 
     def by_exercise(self) -> dict:
-        """``{exercise_id: fraction of students right}``."""
+        """``{exercise_id: fraction of students right}`` (graded rows only)."""
         agg: dict = {}
         for r in self.rows:
-            agg.setdefault(r.exercise_id, []).append(r.correct)
+            if r.graded:
+                agg.setdefault(r.exercise_id, []).append(r.correct)
         return {k: float(np.mean(v)) for k, v in sorted(agg.items())}
 
+    @property
+    def ungraded(self) -> tuple:
+        """The submitted rows that were not graded (see the class docstring)."""
+        return tuple(r for r in self.rows if not r.graded)
+
     def to_csv(self, path=None) -> str:
-        """Write (or return) a CSV: student, exercise, seed, answer, correct, feedback."""
+        """Write (or return) a CSV: student, exercise, seed, answer, correct, feedback.
+
+        ``correct`` is 1 or 0; it is empty for a row that was not graded, whose feedback
+        starts with "not graded:" and gives the reason.
+        """
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["student", "exercise", "seed", "answer", "correct", "feedback"])
         for r in self.rows:
-            w.writerow([r.student, r.exercise_id, r.seed, r.answer, int(r.correct), r.feedback])
+            w.writerow([r.student, r.exercise_id, "" if r.seed is None else r.seed, r.answer,
+                        int(r.correct) if r.graded else "", r.feedback])
         text = buf.getvalue()
         if path is not None:
             with open(path, "w", newline="") as fh:
@@ -112,6 +140,8 @@ class Grades:
         lines += [f"  {s}: {ok}/{tot}" for s, (ok, tot) in self.scores().items()]
         lines.append("exercise: fraction right")
         lines += [f"  {e}: {frac:.0%}" for e, frac in self.by_exercise().items()]
+        if self.ungraded:
+            lines.append(f"not graded: {len(self.ungraded)} submitted row(s) (reasons on stderr and in the CSV)")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -180,17 +210,20 @@ class Assignment:
         return {(s, e): self.instance(s, e)._ref for s in self.students for e in self.exercise_ids}
 
     def roster_csv(self) -> str:
+        """student, seed, exercises: the exercise ids (space-separated) on every row."""
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["student", "seed"])
+        w.writerow(["student", "seed", "exercises"])
+        ids = " ".join(self.exercise_ids)
         for s, v in self.seeds.items():
-            w.writerow([s, v])
+            w.writerow([s, v, ids])
         return buf.getvalue()
 
     def write(self, folder) -> dict:
         """Write handouts, the roster, an empty answer sheet and (separately) the key.
 
-        Files: ``handouts/<student>.md``, ``roster.csv`` (student, seed),
+        Files: ``handouts/<student>.md``, ``roster.csv`` (student, seed, exercises: the
+        assignment's exercise ids, so grading from the roster scores all of them),
         ``answers_template.csv`` (student, seed, exercise, answer) and
         ``INSTRUCTOR_answer_key.csv`` (do not distribute). Returns their paths.
         """
@@ -218,35 +251,71 @@ class Assignment:
                     wk.writerow([s, self.seeds[s], e, format_answer(key[s, e])])
         return paths
 
-    def grade(self, answers) -> Grades:
+    def grade(self, answers, strict: bool = True) -> Grades:
         """Grade answers: a CSV path, ``{student: {exercise_id: answer}}`` or rows.
 
         Every (student, exercise) of the assignment gets a row; a missing or blank answer
-        is wrong. A row whose ``seed`` column differs from the student's seed is graded
-        wrong (it answers someone else's instance). Rows for unknown students or
-        exercises raise ValueError.
+        is wrong with the feedback "no answer.". A row whose ``seed`` column differs from
+        the student's seed is graded wrong (it answers someone else's instance).
+
+        Several rows for the same (student, exercise): the *last* one (in file order) is
+        graded, and a :class:`GradingWarning` names the student, the exercise and the rows
+        (answers rows are counted from 1, the header not counted).
+
+        Rows for a student not on the roster (names are compared exactly, after trimming
+        spaces: ``Alan`` is not ``alan``) or an exercise not in the assignment raise
+        ValueError when ``strict``; otherwise they are reported (a GradingWarning, and a
+        ``graded=False`` row with the reason, after the graded rows) and the rest is graded.
         """
-        given = {}
-        for r in _read_rows(answers):
+        given, where, problems, ungraded = {}, {}, [], []
+        lower = {s.lower(): s for s in self.students}
+        for i, r in enumerate(_read_rows(answers)):
             s, e = str(r["student"]).strip(), str(r["exercise"]).strip()
-            self.seed(s)
-            if e not in self.exercise_ids:
-                raise ValueError(f"exercise {e!r} (student {s!r}) is not in this assignment {self.exercise_ids}")
+            reason = None
+            if s not in self.seeds:
+                guess = lower.get(s.lower())
+                reason = (f"student {s!r} is not on the roster"
+                          + (f" (did you mean {guess!r}? names must match exactly)" if guess else ""))
+            elif e not in self.exercise_ids:
+                reason = f"exercise {e!r} is not in this assignment {list(self.exercise_ids)}"
+            if reason is not None:
+                if strict:
+                    raise ValueError(f"answers row {i + 1}: {reason}"
+                                     + ("" if s in self.seeds else " (student not in this assignment)"))
+                problems.append(f"answers row {i + 1} not graded: {reason}")
+                a = r.get("answer")
+                ungraded.append(GradeRow(s, e, None, "" if a is None else str(a), False,
+                                         f"not graded: {reason}.", graded=False))
+                continue
+            where.setdefault((s, e), []).append(i + 1)
+            if len(where[s, e]) > 1:
+                rows_ = ", ".join(map(str, where[s, e]))
+                problems.append(f"student {s!r} answered {e} more than once (answers rows {rows_}); "
+                                f"the last, row {i + 1}, is graded")
             given[s, e] = r
+        for msg in problems:
+            warnings.warn(msg, GradingWarning, stacklevel=2)
         rows = []
         for s in self.students:
             for e in self.exercise_ids:
                 seed = self.seeds[s]
                 r = given.get((s, e))
                 a = None if r is None else r["answer"]
-                if r is not None and not _is_blank(r.get("seed")) and int(float(r["seed"])) != seed:
+                if r is not None and not _is_blank(r.get("seed")) and _seed_differs(r["seed"], seed):
                     fb = Feedback(False, f"this answer is for seed {r['seed']}, but {s}'s seed is {seed}.", e, seed)
                 elif _is_blank(a):
                     fb = Feedback(False, "no answer.", e, seed, answered=False)
                 else:
                     fb = self.instance(s, e).check(a, verbose=False)
                 rows.append(GradeRow(s, e, seed, "" if a is None else str(a), fb.correct, fb.message))
-        return Grades(tuple(rows))
+        return Grades(tuple(rows) + tuple(ungraded), tuple(problems))
+
+
+def _seed_differs(text, seed) -> bool:
+    try:
+        return int(float(text)) != seed
+    except (TypeError, ValueError, OverflowError):
+        return True
 
 
 def assign(students: Iterable[str], exercise_ids: Optional[Iterable[str]] = None,
@@ -274,21 +343,38 @@ def assign(students: Iterable[str], exercise_ids: Optional[Iterable[str]] = None
 
 
 def read_roster(path) -> dict:
-    """``{student: seed}`` from a roster CSV (columns student, seed)."""
+    """``{student: seed}`` from a roster CSV (columns student, seed[, exercises])."""
     with open(path, newline="") as fh:
         return {r["student"].strip(): int(r["seed"]) for r in csv.DictReader(fh)}
 
 
-def grade(answers, exercise_ids=None, *, course_seed=None, students=None, seeds=None) -> Grades:
+def read_roster_exercises(path) -> Optional[tuple]:
+    """The assignment's exercise ids recorded in a roster CSV (``None`` for an old roster without them)."""
+    with open(path, newline="") as fh:
+        found = {tuple((r.get("exercises") or "").split()) for r in csv.DictReader(fh)}
+    found.discard(())
+    if not found:
+        return None
+    if len(found) > 1:
+        raise ValueError(f"roster {os.fspath(path)!r} lists different exercises on different rows")
+    return found.pop()
+
+
+def grade(answers, exercise_ids=None, *, course_seed=None, students=None, seeds=None,
+          strict: bool = True) -> Grades:
     """Grade answers without building an :class:`Assignment` first.
 
     Give either ``seeds`` (``{student: seed}`` or a roster CSV path), or ``course_seed``
     (with ``students``, default: the students found in ``answers``). ``exercise_ids``
-    defaults to the exercises found in ``answers``.
+    defaults to the exercises recorded in the roster CSV (written by
+    :meth:`Assignment.write`), else to the exercises found in ``answers``. ``strict``:
+    see :meth:`Assignment.grade`.
     """
     if course_seed is not None and seeds is None:  # a bad seed is reported before any file is read
         course_seed = _check_seed(course_seed, "course_seed")
     rows = _read_rows(answers)
+    if exercise_ids is None and isinstance(seeds, (str, os.PathLike)):
+        exercise_ids = read_roster_exercises(seeds)
     if exercise_ids is None:
         exercise_ids = sorted({str(r["exercise"]).strip() for r in rows})
     if seeds is not None:
@@ -304,4 +390,4 @@ def grade(answers, exercise_ids=None, *, course_seed=None, students=None, seeds=
         hw = assign(students, exercise_ids, course_seed)
     else:
         raise ValueError("give seeds (dict or roster CSV) or course_seed")
-    return hw.grade(rows)
+    return hw.grade(rows, strict=strict)
