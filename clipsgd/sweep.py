@@ -295,11 +295,22 @@ def _run_point(problem, algorithm, seed, steps, runs, run_kwargs, metrics):
 
 
 # ----------------------------------------------------------------------------- store
+def _default_file_mode() -> int:
+    """0666 minus the process umask: the mode ``open(path, "w")`` would give a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 def _write_atomic(path: str, data: dict) -> None:
     """Write JSON to ``path`` via a temporary file in the same folder and os.replace."""
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; a store is as readable as any file written here
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, sort_keys=True, indent=1)
             fh.flush()

@@ -283,3 +283,28 @@ def test_cli_table_shows_which_points_diverged(capsys):
     assert lines[2].split()[:6] == ["inf", "0", "0", "3", "2", "2/2"]  # both seeds diverged
     assert lines[3].split()[:6] == ["1", "0", "0", "3", "2", "0/2"]
     assert lines[4].startswith("diverged: 1 of 2 point(s), 2 of 4 seed(s); a diverged run")
+
+
+def test_store_files_have_the_mode_of_an_ordinary_file(tmp_path):
+    # mkstemp creates 0600 files; a store shared on a machine must be readable like any output
+    umask = os.umask(0o022)
+    os.umask(umask)
+    store = str(tmp_path / "s")
+    sweep(problems.example1(), ClippedSGD(lr=0.05, c=1.0), {"c": [1.0]}, seeds=[0], steps=5,
+          store=store, progress=False)
+    modes = {f: os.stat(os.path.join(store, f)).st_mode & 0o777 for f in os.listdir(store)}
+    assert modes and set(modes.values()) == {0o666 & ~umask}, modes
+
+
+def test_cli_ctrl_c_is_one_line_with_how_to_resume(tmp_path, capsys, monkeypatch):
+    from clipsgd.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys.modules["clipsgd.sweep"], "sweep", interrupted)
+    store = str(tmp_path / "s")
+    assert main(["sweep", "--store", store, "--quiet"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"clipsgd sweep: interrupted; the finished points are in {store!r}: run the same "
+                   "command with --resume to go on"]

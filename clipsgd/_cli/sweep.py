@@ -129,10 +129,34 @@ def _executor(args):
         import concurrent.futures as cf
         import multiprocessing as mp
 
-        return cf.ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"))
+        return cf.ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"),
+                                      initializer=_ignore_sigint)
     if args.workers < 1:
         raise ValueError(f"workers must be an integer >= 1 (got {args.workers})")
     return None
+
+
+def _ignore_sigint():
+    """Worker initializer: Ctrl-C is the parent's to handle (workers printed one traceback each)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(executor, interrupted: bool) -> None:
+    """Release the executor; after Ctrl-C, without waiting for the points still running."""
+    if executor is None:
+        return
+    if hasattr(executor, "shutdown"):
+        if interrupted:  # a point in flight is lost anyway: it is not in the store
+            workers = list((getattr(executor, "_processes", None) or {}).values())  # (None after shutdown)
+            for proc in workers:
+                proc.terminate()
+            executor.shutdown(wait=False, cancel_futures=True)
+        else:
+            executor.shutdown()
+    elif hasattr(executor, "close"):
+        executor.close()
 
 
 def _fmt(v):
@@ -168,15 +192,19 @@ def _main(args):
         with open(os.path.join(args.store, "cli.json"), "w") as fh:
             json.dump(settings, fh, indent=1)
     executor = _executor(args)
+    interrupted = False
     try:
         table = sweep(problem, _Factory(rate), grid, seeds=settings["seeds"], steps=settings["steps"],
                       runs=settings["runs"], store=args.store, resume=not args.overwrite,
                       executor=executor, progress=not args.quiet, record_loss=False)
+    except KeyboardInterrupt:
+        interrupted = True
+        where = (f"the finished points are in {args.store!r}: run the same command with --resume to go on"
+                 if args.store else "nothing was stored (no --store)")
+        print(f"\nclipsgd sweep: interrupted; {where}", file=sys.stderr)
+        return 130
     finally:
-        if executor is not None and hasattr(executor, "shutdown"):
-            executor.shutdown()
-        elif executor is not None and hasattr(executor, "close"):
-            executor.close()
+        _stop(executor, interrupted)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(list(table), fh, indent=1)
