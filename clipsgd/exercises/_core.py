@@ -493,6 +493,13 @@ def _to_float(x) -> float:
         return math.inf if x > 0 else -math.inf
 
 
+def _shrink(x):
+    """A Fraction that grew beyond ~1e600 (or below 1e-600) becomes a float (inf or 0)."""
+    if isinstance(x, Fraction) and x.numerator.bit_length() + x.denominator.bit_length() > 4096:
+        return _to_float(x)
+    return x
+
+
 def _evaluate(text: str) -> float:
     """The value of an arithmetic expression: numbers, + - * / ^ ** and parentheses.
 
@@ -522,6 +529,11 @@ def _evaluate(text: str) -> float:
         return tokens[i - 1]
 
     def arith(op, x, y):
+        return _shrink(_arith(op, x, y))
+
+    def _arith(op, x, y):
+        if isinstance(x, float) or isinstance(y, float):  # inf or a huge power: float arithmetic
+            x, y = _to_float(x), _to_float(y)
         if op == "+":
             return x + y
         if op == "-":
@@ -558,12 +570,16 @@ def _evaluate(text: str) -> float:
         if peek() in (("op", "^"), ("op", "**")):
             take()
             y = unary(depth)  # right-associative; -2^2 = -(2^2)
-            if isinstance(y, Fraction) and y.denominator == 1 and abs(y) <= 64 and not (x == 0 and y < 0):
-                return x ** int(y)
+            if (isinstance(x, Fraction) and isinstance(y, Fraction) and y.denominator == 1 and abs(y) <= 64
+                    and not (x == 0 and y < 0)
+                    and (x.numerator.bit_length() + x.denominator.bit_length()) * abs(y) <= 8192):
+                return _shrink(x ** int(y))
             try:
                 out = _to_float(x) ** _to_float(y)
-            except (OverflowError, ZeroDivisionError):
-                raise ValueError(f"{text!r} is out of range") from None
+            except OverflowError:
+                out = math.inf if _to_float(x) > 0 or _to_float(y) % 2 == 0 else -math.inf
+            except ZeroDivisionError:
+                raise ValueError(f"division by zero in {text!r}") from None
             if isinstance(out, complex) or math.isnan(out):
                 raise ValueError(f"{text!r} is not a real number")
             return out
