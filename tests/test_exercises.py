@@ -912,3 +912,11 @@ def test_cli_grade_reports_unknown_students_and_grades_the_rest(tmp_path, capsys
     with pytest.warns(instructor.GradingWarning):
         g = hw.grade(tmp_path / "a.csv", strict=False)
     assert g.scores() == {"ada": (1, 1), "alan": (0, 1)} and len(g.ungraded) == 3
+
+
+def test_cli_grade_with_course_seed_reports_a_mistyped_exercise(tmp_path, capsys):
+    _write_answers(tmp_path / "a.csv", [["ada", "01.stationary_point", "1"], ["ada", "01.stationary_pt", "2"]])
+    assert cli_main(["grade", "--course-seed", "3", "--students", "ada,alan", str(tmp_path / "a.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "ada: 0/1" in captured.out and "alan: 0/1" in captured.out
+    assert "'01.stationary_pt' is not in this assignment" in captured.err

@@ -377,6 +377,9 @@ def grade(answers, exercise_ids=None, *, course_seed=None, students=None, seeds=
         exercise_ids = read_roster_exercises(seeds)
     if exercise_ids is None:
         exercise_ids = sorted({str(r["exercise"]).strip() for r in rows})
+        if not strict:  # a mistyped id in the answers is an ungraded row, not the end of grading
+            known = set(list_exercises())
+            exercise_ids = [e for e in exercise_ids if e in known]
     if seeds is not None:
         if isinstance(seeds, (str, os.PathLike)):
             seeds = read_roster(seeds)
