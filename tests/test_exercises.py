@@ -868,12 +868,18 @@ def test_cli_grade_from_the_roster_scores_every_assigned_exercise(tmp_path, caps
         tmp_path / "partial.csv").scores() == {"ada": (1, 3), "alan": (0, 3)}
 
 
-def test_cli_grade_warns_about_duplicates_and_grades_the_last(tmp_path, capsys):
+def _assign_one_exercise(tmp_path):
+    """``assign`` 01.stationary_point to ada and alan (course seed 7) into tmp_path/hw1; return the
+    assignment, the ids and ada's right answer."""
     ids = ["01.stationary_point"]
     assert cli_main(["assign", "--course-seed", "7", "--students", "ada,alan", "--exercises", *ids,
                      "--out", str(tmp_path / "hw1")]) == 0
     hw = instructor.assign(["ada", "alan"], ids, course_seed=7)
-    ref = right_01_sp(hw.instance("ada", ids[0]))
+    return hw, ids, right_01_sp(hw.instance("ada", ids[0]))
+
+
+def test_cli_grade_warns_about_duplicates_and_grades_the_last(tmp_path, capsys):
+    hw, ids, ref = _assign_one_exercise(tmp_path)
     _write_answers(tmp_path / "a.csv", [["ada", ids[0], "1e5"], ["ada", ids[0], instructor.format_answer(ref)]])
     capsys.readouterr()
     assert cli_main(["grade", "--roster", str(tmp_path / "hw1" / "roster.csv"), str(tmp_path / "a.csv")]) == 0
@@ -886,11 +892,7 @@ def test_cli_grade_warns_about_duplicates_and_grades_the_last(tmp_path, capsys):
 
 
 def test_cli_grade_reports_unknown_students_and_grades_the_rest(tmp_path, capsys):
-    ids = ["01.stationary_point"]
-    assert cli_main(["assign", "--course-seed", "7", "--students", "ada,alan", "--exercises", *ids,
-                     "--out", str(tmp_path / "hw1")]) == 0
-    hw = instructor.assign(["ada", "alan"], ids, course_seed=7)
-    ref = right_01_sp(hw.instance("ada", ids[0]))
+    hw, ids, ref = _assign_one_exercise(tmp_path)
     _write_answers(tmp_path / "a.csv", [["ada", ids[0], instructor.format_answer(ref)], ["bob", ids[0], "1"],
                                         ["Alan", ids[0], "2"], ["ada", "01.h_at_optimum", "0.5"]])
     capsys.readouterr()
