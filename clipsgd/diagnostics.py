@@ -422,8 +422,9 @@ def _w1_sliced(A, B, n_projections, seed) -> W1Estimate:
     kappa = _mean_abs_coordinate(d)
     scaled = w / kappa
     stderr = float(scaled.std(ddof=1) / math.sqrt(len(w))) if len(w) > 1 else math.inf
+    lower = float(w.max())  # guaranteed: W_1 >= every projected W_1
     return W1Estimate(
-        float(scaled.mean()), "sliced", False, float(w.max()), stderr, A.shape[0], len(w), math.inf
+        max(float(scaled.mean()), lower), "sliced", False, lower, stderr, A.shape[0], len(w), math.inf
     )
 
 
@@ -449,7 +450,8 @@ def wasserstein1(A, B, *, cap=None, method="auto", exact_max=EXACT_MAX,
         :func:`pairwise_cost`.  Exact; time about 1 s for n = 2000.
     ``"sliced"``
         Untruncated only.  With :math:`\theta_1..\theta_L` uniform on the sphere,
-        :math:`\widehat W = \frac{1}{\kappa_d L}\sum_l W_1(\theta_l\#A, \theta_l\#B)`,
+        :math:`\widehat W = \max\bigl(\frac{1}{\kappa_d L}\sum_l W_1(\theta_l\#A, \theta_l\#B),
+        \max_l W_1(\theta_l\#A, \theta_l\#B)\bigr)`,
         :math:`\kappa_d = \mathbb{E}|\theta_1| = \Gamma(d/2)/(\sqrt\pi\,\Gamma(\frac{d+1}2))`.
         Each projected :math:`W_1` is at most :math:`\int|\theta\cdot(u-v)|\,d\pi^*`
         for the optimal coupling :math:`\pi^*`, whose average over :math:`\theta` is
@@ -457,7 +459,10 @@ def wasserstein1(A, B, *, cap=None, method="auto", exact_max=EXACT_MAX,
         for a translation :math:`B = A + t` (and a dilation :math:`B = sA`).  It can be
         far below :math:`W_1` for two point clouds in high dimension.
         ``lower_bound`` holds the guaranteed bound :math:`\max_l W_1(\theta_l\#A,
-        \theta_l\#B) \le W_1`.
+        \theta_l\#B) \le W_1`; the estimate is never below it (the average alone
+        was, e.g. 0.46 against a bound of 0.66 and an exact 2.10 for 500 skewed
+        points in 8-D), and since both terms are at most :math:`W_1` (the average in
+        expectation), the larger is the closer.  ``stderr`` is the average's.
     ``"auto"``
         ``"sorted"`` in 1-D without cap, else ``"assignment"`` when
         :math:`n \le` ``exact_max``, else ``"sliced"``.
