@@ -331,6 +331,19 @@ def numpy_mc_quadratic(a, runs, steps, lr, c, seed, chunk=64):
     return x
 
 
+def _mean_final_x_check(x_engine, x_numpy, lr, c, steps, x0=0.0, stall=-2.5):
+    """Both means, and the exact stall point only where the runs can have reached it: a clipped
+    step moves x by at most lr c, so ``steps`` steps from x0 stay within lr c steps of it."""
+    out = {"engine": float(x_engine), "numpy": float(x_numpy)}
+    reach = lr * c * steps
+    if reach < abs(stall - x0):
+        out["note"] = (f"{steps} steps move x at most lr c T = {reach:g} from x0 = {x0:g}: not yet at the "
+                       f"stall point {stall:g} (full mode runs long enough); the two means should agree")
+    else:
+        out["exact_stationary_point"] = stall
+    return out
+
+
 def workload_a(cfg, protos):
     R, T = cfg["a_runs"], cfg["a_steps"]
     p = problems.example1()
@@ -355,7 +368,7 @@ def workload_a(cfg, protos):
         fns["lockstep"] = lambda: P.mc_quadratic_lockstep(p.X[:, 0], states, lrs, 1.0, np.zeros(R))
         P.spawn_states_vectorised(0, 4)
         fns["seeding_vectorised"] = lambda: P.spawn_states_vectorised(0, R)
-    best, _, outs = race(fns, cfg["repeats"])
+    best, _, outs = race(fns, cfg["a_repeats"])
     t_kernel, t_call, t_np = min(kernel), best["engine"], best["numpy"]
     res, x_np = outs["engine"], outs["numpy"]
     # the twin (a Python loop per step), timed on a few runs and extrapolated linearly
@@ -375,15 +388,14 @@ def workload_a(cfg, protos):
         "ratio_vs_run_numpy": t_tw * R / r_tw / t_kernel,
         "ns_per_run_step_engine": t_kernel / (R * T) * 1e9,
         "ns_per_run_step_numpy": t_np / (R * T) * 1e9,
-        "check_mean_final_x": {"engine": float(res.x.mean()), "numpy": float(x_np.mean()),
-                               "exact_stationary_point": -2.5},
+        "check_mean_final_x": _mean_final_x_check(res.x.mean(), x_np.mean(), lr=0.01, c=1.0, steps=T),
     }
     if protos:
         t_ls, t_sv = best["lockstep"], best["seeding_vectorised"]
         out["prototypes"] = {
             "P1_lockstep_runs": {
                 "what": ("64 runs advanced in lock-step per thread: xoshiro256** and the clip vectorised "
-                         "across runs (AVX-512), gather in a separate pass"),
+                         "across runs (AVX2 or AVX-512, as the CPU offers), gather in a separate pass"),
                 "prototype_s": t_ls, "speedup_vs_engine": t_kernel / t_ls, "ratio_vs_numpy": t_np / t_ls,
                 "ratio_vs_numpy_whole_call_with_P4": t_np / (t_ls + t_sv),
                 "bit_identical_to_engine": bool(np.array_equal(outs["lockstep"], res.x[:, 0])),
@@ -1019,11 +1031,13 @@ def print_table(res):
 # --------------------------------------------------------------------------- main
 def config(quick, repeats):
     if quick:
-        return dict(quick=True, repeats=repeats or 2, repeats_slow=1, a_runs=10000, a_steps=100, twin_runs=1,
+        # (a) takes ~1 ms in quick mode: best of 2 was at the mercy of any load spike (1.2x vs 6-10x)
+        return dict(quick=True, repeats=repeats or 2, repeats_slow=1, a_repeats=repeats or 15, a_runs=10000,
+                    a_steps=100, twin_runs=1,
                     n=60000, d=784, batch=256, b_steps=50, c_steps=10, d_n=500, cold=False, jax=False,
                     scale_runs=[1000, 10000], scale_a_steps=100, scale_d=[64, 784],
                     scale_n_for_d=10000, scale_B=[64, 1024], scale_n_for_B=20000, scale_b_steps=20)
-    return dict(quick=False, repeats=repeats or 5, repeats_slow=2, a_runs=10000, a_steps=1000, twin_runs=5,
+    return dict(quick=False, repeats=repeats or 5, repeats_slow=2, a_repeats=repeats or 5, a_runs=10000, a_steps=1000, twin_runs=5,
                 n=60000, d=784, batch=256, b_steps=500, c_steps=500, d_n=2000, cold=True, jax=True,
                 scale_runs=[100, 1000, 10000, 30000], scale_a_steps=1000,
                 scale_d=[32, 128, 512, 784, 2048], scale_n_for_d=20000,
