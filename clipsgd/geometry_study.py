@@ -767,17 +767,20 @@ def _trend(name, v0, v1, n0, n1, p0, p1, epochs):
 
 def _findings(findings) -> str:
     """What the overview table shows, model by model, read off the numbers (whatever they are)."""
-    def move(a, b, up="rose", down="fell"):
-        return up if b > a else down if b < a else "did not change"
+    def move(a, b, fmt):
+        """'rose'/'fell', or 'stayed the same' when both print alike at the table's precision."""
+        if format(a, fmt) == format(b, fmt):
+            return "stayed the same (to the digits shown)"
+        return "rose" if b > a else "fell"
 
     lines, grew_while_fell = [], []
     for name, st in findings:
         sd, sd0 = st["sliced_disparity"], st["sliced_disparity_null"]
         r, rb = sd / sd0, st["bias"] / st["bias_null"]
         lines.append(
-            f"- {name}: the {STATISTIC_LABELS['sliced_disparity'].name} {move(sd[0], sd[-1])} in absolute terms "
-            f"({sd[0]:.3f} -> {sd[-1]:.3f}), its ratio to the symmetric baseline {move(r[0], r[-1])} "
-            f"({r[0]:.2f}x -> {r[-1]:.2f}x); the clipping-bias ratio {move(rb[0], rb[-1])} "
+            f"- {name}: the {STATISTIC_LABELS['sliced_disparity'].name} {move(sd[0], sd[-1], '.3f')} in absolute "
+            f"terms ({sd[0]:.3f} -> {sd[-1]:.3f}), its ratio to the symmetric baseline {move(r[0], r[-1], '.2f')} "
+            f"({r[0]:.2f}x -> {r[-1]:.2f}x); the clipping-bias ratio {move(rb[0], rb[-1], '.1f')} "
             f"({rb[0]:.1f}x -> {rb[-1]:.1f}x).")
         if sd[-1] > sd[0] and r[-1] < r[0]:
             grew_while_fell.append(name)

@@ -384,3 +384,15 @@ def test_geometry_tables_use_the_same_labels():
         assert first.replace("\\|", "").count("|") - 1 == header.splitlines()[1].count("---")  # bars escaped
     assert gs.md_label("bias", " (baseline mean)") == "clipping bias \\|b_t\\| (baseline mean)"
     assert gs._cap("sliced_disparity") == "Projected disparity"
+
+
+def test_findings_say_stayed_the_same_when_the_printed_values_agree():
+    # the full report once read "the clipping-bias ratio rose (3.5x -> 3.5x)"
+    from clipsgd.geometry_study import _findings
+
+    stats = {"sliced_disparity": np.array([0.2, 0.4]), "sliced_disparity_null": np.array([0.1, 0.4]),
+          "bias": np.array([3.5, 3.52]), "bias_null": np.array([1.0, 1.0])}
+    text = _findings([("m", stats)])
+    assert "rose in absolute terms (0.200 -> 0.400)" in text
+    assert "ratio to the symmetric baseline fell (2.00x -> 1.00x)" in text
+    assert "clipping-bias ratio stayed the same (to the digits shown) (3.5x -> 3.5x)" in text
