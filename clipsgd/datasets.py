@@ -1,4 +1,4 @@
-"""Real datasets that ship inside scikit-learn (nothing is downloaded).
+"""Real datasets: scikit-learn's bundled ones, or your own arrays or file (nothing is downloaded).
 
 :func:`load` returns standardised features (train statistics only), an intercept
 column, and a seeded stratified train/test split. :func:`make_problem` turns a dataset
@@ -13,20 +13,47 @@ name               n        features  classes    model
 ``wine``           178      13        3          softmax regression
 ``iris``           150      4         3          softmax regression
 =================  =======  ========  =========  ====================================
+
+Your own data
+-------------
+:func:`from_arrays` takes a feature matrix ``X`` and labels ``y`` already in memory;
+:func:`load_file` reads them from a file you point to (``.npz`` with arrays ``X`` and
+``y``, or a ``.csv``/``.tsv``/``.txt`` table with one label column). Both go through the
+same standardise-and-split code as :func:`load`. Labels may be any sortable values (ints,
+class-name strings, integral floats): the sorted distinct labels become classes
+``0..K-1`` and are kept in :attr:`Dataset.classes`.
+
+>>> import numpy as np
+>>> from clipsgd import datasets
+>>> X = np.array([[0.0, 1.0], [1.0, 0.5], [2.0, 0.0], [3.0, 1.5],
+...               [4.0, 1.0], [5.0, 0.5], [6.0, 0.0], [7.0, 1.5]])
+>>> y = ["cat", "dog", "cat", "dog", "cat", "dog", "cat", "dog"]
+>>> data = datasets.from_arrays(X, y, name="pets", test_fraction=0.25)
+>>> data
+Dataset('pets', n_train=6, n_test=2, features=3, classes=2 ['cat', 'dog'])
+>>> prob = datasets.make_problem(data)   # logistic regression on labels cat=0, dog=1
+>>> data.classes[data.y_test.astype(int)].tolist()   # back to the original labels
+['cat', 'dog']
 """
 
 from __future__ import annotations
 
+import csv
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from . import problems as _problems
 from ._validate import check_bool, check_finite_array, check_int, check_real
 
-__all__ = ["Dataset", "load", "make_problem", "accuracy", "predict", "predict_problem", "problem_accuracy", "DATASETS"]
+__all__ = ["Dataset", "load", "from_arrays", "load_file", "make_problem", "accuracy", "predict",
+           "predict_problem", "problem_accuracy", "DATASETS"]
 
 DATASETS = ("breast_cancer", "digits", "wine", "iris")
+
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +67,11 @@ class Dataset:
     y_train, y_test : ndarray (float labels 0..K-1)
     n_classes : int
     name : str
+    classes : ndarray (n_classes,) or None
+        The original label of each class: class ``k`` (label ``k`` in ``y_train`` and
+        ``y_test``) is ``classes[k]``, so ``classes[y_test.astype(int)]`` gives the
+        original labels back. ``None`` (the bundled datasets of :func:`load`) means the
+        labels are ``0..K-1`` themselves.
     """
 
     name: str
@@ -48,14 +80,24 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     n_classes: int
+    classes: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return self.X_train.shape[0]
 
     def __repr__(self):
+        labels = ""
+        if self.classes is not None:
+            shown = [_plain(c) for c in self.classes[:6]]
+            labels = " " + repr(shown)[:-1] + (", ...]" if len(self.classes) > 6 else "]")
         return (f"Dataset({self.name!r}, n_train={self.n}, n_test={self.X_test.shape[0]}, "
-                f"features={self.X_train.shape[1]}, classes={self.n_classes})")
+                f"features={self.X_train.shape[1]}, classes={self.n_classes}{labels})")
+
+
+def _plain(label):
+    """A NumPy scalar label as the Python value (for messages and the repr)."""
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def _raw(name):
@@ -71,6 +113,43 @@ def _raw(name):
         raise ValueError(f"name must be one of {DATASETS} (got {name!r})")
     data = loaders[name]()
     return np.asarray(data.data, float), np.asarray(data.target, float)
+
+
+def _check_split_args(test_fraction, seed, intercept):
+    frac = check_real("test_fraction", test_fraction)
+    if not 0 < frac < 1:
+        raise ValueError(f"test_fraction must be in (0, 1) (got {test_fraction!r})")
+    return frac, check_int("seed", seed, 0), check_bool("intercept", intercept)
+
+
+def _split(name, X, y, classes, test_fraction, seed, intercept) -> Dataset:
+    """The one standardise-and-split path behind :func:`load`, :func:`from_arrays` and
+    :func:`load_file`: ``X`` finite (n, p), ``y`` float codes 0..K-1 (every code present),
+    ``classes`` the original labels (or None for 0..K-1)."""
+    frac, seed, intercept = _check_split_args(test_fraction, seed, intercept)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(y), bool)
+    for cls in np.unique(y):  # stratified split
+        idx = np.flatnonzero(y == cls)
+        rng.shuffle(idx)
+        test[idx[: int(round(frac * len(idx)))]] = True
+    missing = [int(cls) if classes is None else _plain(classes[int(cls)])
+               for cls in np.unique(y) if test[y == cls].all()]
+    if missing or not test.any():
+        raise ValueError(f"test_fraction={test_fraction!r} leaves {int((~test).sum())} training and "
+                         f"{int(test.sum())} test examples of {len(y)}"
+                         + (f", no training example of class(es) {missing}" if missing else "")
+                         + "; test_fraction must keep at least one example of every class for training "
+                           "and at least one example for testing")
+    Xtr, Xte = X[~test], X[test]
+    mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)  # constant pixels in digits
+    Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
+    if intercept:
+        Xtr = np.hstack([Xtr, np.ones((len(Xtr), 1))])
+        Xte = np.hstack([Xte, np.ones((len(Xte), 1))])
+    return Dataset(name, np.ascontiguousarray(Xtr), y[~test], np.ascontiguousarray(Xte), y[test],
+                   int(y.max()) + 1, classes)
 
 
 def load(name: str = "breast_cancer", test_fraction: float = 0.25, seed: int = 0,
@@ -89,6 +168,11 @@ def load(name: str = "breast_cancer", test_fraction: float = 0.25, seed: int = 0
     intercept : bool
         Append a column of ones (the bias) after standardisation.
 
+    Returns
+    -------
+    Dataset
+        With ``classes=None`` (the labels are ``0..K-1``).
+
     Raises
     ------
     ValueError
@@ -96,41 +180,300 @@ def load(name: str = "breast_cancer", test_fraction: float = 0.25, seed: int = 0
         described above, ``seed`` negative.
     TypeError
         ``intercept`` not a bool, ``seed`` not an integer.
+
+    See Also
+    --------
+    from_arrays, load_file : the same split of your own data.
     """
-    frac = check_real("test_fraction", test_fraction)
-    if not 0 < frac < 1:
-        raise ValueError(f"test_fraction must be in (0, 1) (got {test_fraction!r})")
-    seed = check_int("seed", seed, 0)
-    intercept = check_bool("intercept", intercept)
+    _check_split_args(test_fraction, seed, intercept)  # bad arguments before the import
     X, y = _raw(name)
-    rng = np.random.default_rng(seed)
-    test = np.zeros(len(y), bool)
-    for cls in np.unique(y):  # stratified split
-        idx = np.flatnonzero(y == cls)
-        rng.shuffle(idx)
-        test[idx[: int(round(frac * len(idx)))]] = True
-    missing = [int(cls) for cls in np.unique(y) if test[y == cls].all()]
-    if missing or not test.any():
-        raise ValueError(f"test_fraction={test_fraction!r} leaves {int((~test).sum())} training and "
-                         f"{int(test.sum())} test examples of {len(y)}"
-                         + (f", no training example of class(es) {missing}" if missing else "")
-                         + "; test_fraction must keep at least one example of every class for training "
-                           "and at least one example for testing")
-    Xtr, Xte = X[~test], X[test]
-    mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)  # constant pixels in digits
-    Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
-    if intercept:
-        Xtr = np.hstack([Xtr, np.ones((len(Xtr), 1))])
-        Xte = np.hstack([Xte, np.ones((len(Xte), 1))])
-    return Dataset(name, np.ascontiguousarray(Xtr), y[~test], np.ascontiguousarray(Xte), y[test],
-                   int(y.max()) + 1)
+    return _split(name, X, y, None, test_fraction, seed, intercept)
+
+
+def _encode_labels(y, n):
+    """Labels ``y`` (any sortable values) -> (float codes 0..K-1, sorted distinct labels)."""
+    try:
+        arr = np.asarray(y)
+    except Exception as exc:  # ragged nested sequences
+        raise ValueError(f"y must be a 1-D sequence of labels ({exc})") from None
+    if arr.ndim != 1:
+        raise ValueError(f"y must be 1-D, one label per row of X (got shape {arr.shape})")
+    if arr.shape[0] != n:
+        raise ValueError(f"y must have one label per row of X: len(y) must be X.shape[0]={n} "
+                         f"(got {arr.shape[0]})")
+    if np.iscomplexobj(arr):
+        raise TypeError("y must hold real numbers or strings as labels (got complex values)")
+    if arr.dtype.kind == "f":
+        bad = arr[~np.isfinite(arr) | (arr != np.round(arr))]
+        if bad.size:
+            raise ValueError(f"y must hold class labels: float labels must be integral and finite "
+                             f"(got {bad.size} other value(s), e.g. {float(bad[0])!r}; a continuous "
+                             "target is regression, not classification)")
+    elif arr.dtype.kind not in "biuUS" and arr.dtype.kind != "O":
+        raise TypeError(f"y must hold integer, integral float or string labels (got dtype {arr.dtype})")
+    if arr.dtype.kind == "O" and any(v is None or (isinstance(v, float) and v != v) for v in arr):
+        raise ValueError("y must not contain missing labels (None or NaN)")
+    try:
+        classes, codes = np.unique(arr, return_inverse=True)
+    except TypeError as exc:  # e.g. a mix of strings and numbers
+        raise TypeError(f"y must hold labels of one sortable kind, e.g. all numbers or all strings "
+                        f"({exc})") from None
+    if len(classes) < 2:
+        raise ValueError(f"y must contain at least 2 distinct classes (got {len(classes)}"
+                         + (f": {_plain(classes[0])!r})" if len(classes) else ")"))
+    return codes.reshape(-1).astype(float), classes
+
+
+def from_arrays(X, y, *, name: str = "user", test_fraction: float = 0.25, seed: int = 0,
+                intercept: bool = True) -> Dataset:
+    """Standardise and split your own features and labels exactly as :func:`load` does.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, p)
+        Finite real features, one row per example, at least one column.
+    y : array_like, shape (n,)
+        Class labels of any one sortable kind: integers, integral floats, strings (class
+        names) or booleans. The sorted distinct labels become classes ``0..K-1``
+        (``K >= 2``), recorded in order in ``Dataset.classes``.
+    name : str, default "user"
+        Shown in the dataset's repr and in the name of :func:`make_problem`'s objective.
+    test_fraction : float in (0, 1), default 0.25
+        Fraction of each class held out for testing (rounded per class); it must keep at
+        least one example of every class for training and leave at least one to test.
+    seed : int >= 0, default 0
+        Seeds the stratified split; the same arrays, fraction and seed give the same split.
+    intercept : bool, default True
+        Append a column of ones (the bias) after standardisation.
+
+    Returns
+    -------
+    Dataset
+        Features standardised with the training mean and standard deviation (a constant
+        column is only centred); ``y_train``/``y_test`` are float codes ``0..K-1``;
+        ``classes`` holds the original labels.
+
+    Raises
+    ------
+    ValueError
+        ``X`` not 2-D, with NaN/inf, or without rows or columns; ``y`` not 1-D, of a
+        different length from ``X``, with fewer than 2 classes, or with non-integral or
+        missing float labels; ``test_fraction`` outside (0, 1) or leaving a class without
+        training examples or an empty test set; ``seed`` negative.
+    TypeError
+        ``X`` not real numbers; ``y`` complex or mixing kinds (e.g. numbers and strings);
+        ``name`` not a string; ``seed`` not an integer; ``intercept`` not a bool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> d = from_arrays(X, [2, 7, 2, 7, 2, 7], test_fraction=0.3, seed=1)
+    >>> d.n_classes, d.classes.tolist(), d.X_train.shape, d.X_test.shape
+    (2, [2, 7], (4, 3), (2, 3))
+    >>> d.X_train[:, :2].mean(axis=0).round(12).tolist()  # standardised on the training rows
+    [0.0, 0.0]
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string (got {name!r})")
+    _check_split_args(test_fraction, seed, intercept)
+    X = check_finite_array("X", X, ndim=2)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must have at least one row and one column (got shape {X.shape})")
+    codes, classes = _encode_labels(y, X.shape[0])
+    return _split(name, X, codes, classes, test_fraction, seed, intercept)
+
+
+def _number(cell):
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _read_npz(path, shown):
+    import zipfile
+
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"path {shown} could not be read as an .npz archive ({exc})") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise ValueError(f"path {shown} is not an .npz archive (np.load read a single array)")
+    with f:
+        found = sorted(f.files)
+        if "X" not in found or "y" not in found:
+            raise ValueError(f"path {shown} must hold arrays named 'X' and 'y', e.g. "
+                             f"np.savez(path, X=X, y=y) (found {found})")
+        try:
+            return f["X"], f["y"]
+        except ValueError as exc:  # object arrays need pickle
+            raise ValueError(f"path {shown}: X and y must be numeric or string arrays, not Python "
+                             f"objects (read with allow_pickle=False: {exc})") from None
+
+
+def _read_text(path, shown, label_column, delimiter, skip_header):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [(line, [c.strip() for c in row]) for line, row in _numbered(csv.reader(f, delimiter=delimiter))]
+    rows = [(line, row) for line, row in rows
+            if any(row) and not row[0].startswith("#")]  # blank and comment lines
+    if skip_header is None:  # a header is a first row whose feature cells are all non-numeric
+        skip = 0
+        if rows:
+            first = rows[0][1]
+            lc = label_column if -len(first) <= label_column < len(first) else None
+            feats = [c for j, c in enumerate(first) if lc is None or j != lc % len(first)]
+            skip = int(bool(feats) and all(_number(c) is None for c in feats))
+    else:
+        skip = skip_header
+    header, rows = (rows[skip - 1][1] if skip else None), rows[skip:]
+    if not rows:
+        raise ValueError(f"path {shown} has no data rows (after {skip} header row(s))")
+    width = len(rows[0][1])
+    if not -width <= label_column < width:
+        raise ValueError(f"label_column must be in [{-width}, {width - 1}] for path {shown} with "
+                         f"{width} columns (got {label_column})")
+    if width < 2:
+        raise ValueError(f"path {shown} must have at least 2 columns (features and a label) with "
+                         f"delimiter={delimiter!r} (got {width})")
+    lc = label_column % width
+    X = np.empty((len(rows), width - 1))
+    labels = []
+    for i, (line, row) in enumerate(rows):
+        if len(row) != width:
+            raise ValueError(f"path {shown}, line {line}: {len(row)} fields, expected {width} "
+                             f"like the first data row (delimiter={delimiter!r})")
+        feats = row[:lc] + row[lc + 1:]
+        for j, cell in enumerate(feats):
+            v = _number(cell)
+            if v is None or not np.isfinite(v):
+                col = j + (j >= lc)
+                title = f" ({header[col]!r})" if header is not None and col < len(header) else ""
+                why = "is not a number" if v is None else "is not finite"
+                hint = "" if v is not None or skip_header is not None or skip or i else \
+                    "; if this row is a header, pass skip_header=1"
+                raise ValueError(f"path {shown}, line {line}, column {col + 1}{title}: feature value "
+                                 f"{cell!r} {why} (every column but label_column={label_column} must "
+                                 f"be numeric){hint}")
+            X[i, j] = v
+        labels.append(row[lc])
+    nums = [_number(c) for c in labels]
+    if all(v is not None for v in nums):  # numeric labels: sort as numbers ("10" after "2")
+        y = np.array(nums)
+        if np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+    else:
+        y = np.array(labels)
+        if "" in labels:
+            line = rows[labels.index("")][0]
+            raise ValueError(f"path {shown}, line {line}: empty label in label_column={label_column}")
+    return X, y
+
+
+def _numbered(reader):
+    for row in reader:
+        yield reader.line_num, row
+
+
+def load_file(path, *, label_column: int = -1, delimiter: str | None = None, skip_header: int | None = None,
+              name: str | None = None, test_fraction: float = 0.25, seed: int = 0,
+              intercept: bool = True) -> Dataset:
+    """Read features and labels from a file you point to, then split as :func:`from_arrays`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.npz`` archive holding arrays named ``X`` (n, p) and ``y`` (n,) (as written by
+        ``np.savez(path, X=X, y=y)``; read with ``allow_pickle=False``), or a delimited
+        text table ``.csv``, ``.tsv`` or ``.txt``: one example per row, every column
+        numeric except the label column, which may hold class names. Blank lines and lines
+        starting with ``#`` are skipped.
+    label_column : int, default -1
+        Text tables only: the column (0-based; negative counts from the end) holding the
+        labels. Every other column is a feature.
+    delimiter : str, optional
+        Text tables only: the field separator; default a tab for ``.tsv`` and a comma
+        otherwise. Fields may be quoted (read with the :mod:`csv` module).
+    skip_header : int >= 0, optional
+        Text tables only: the number of header rows to skip (after blank and comment
+        lines). By default one header row is detected: the first row is a header when none
+        of its feature cells is a number.
+    name : str, optional
+        Default: the file name without its suffix (``"iris"`` for ``data/iris.csv``).
+    test_fraction, seed, intercept
+        As in :func:`from_arrays`.
+
+    Returns
+    -------
+    Dataset
+        As :func:`from_arrays` returns. Text labels that are all numbers are classes in
+        numeric order (``"2"`` before ``"10"``); otherwise in string order.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist (the message names it).
+    ValueError
+        An unsupported suffix (``.npy`` included: it holds one array, not ``X`` and
+        ``y``); an ``.npz`` without arrays ``X`` and ``y`` (the message lists the arrays
+        found) or holding Python objects; a text table with a non-numeric or non-finite
+        feature cell (the message names the line, the column and its header), rows of
+        different lengths, no data rows, an empty label, or ``label_column`` out of range;
+        anything :func:`from_arrays` rejects.
+    TypeError
+        ``path`` not a path; ``label_column`` or ``skip_header`` not an integer;
+        ``delimiter`` or ``name`` not a string.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> text = "length,width,species\\n1.0,0.5,setosa\\n1.2,0.4,setosa\\n1.1,0.6,setosa\\n" \\
+    ...        "4.0,1.5,virginica\\n4.4,1.6,virginica\\n4.2,1.4,virginica\\n"
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "flowers.csv")
+    ...     with open(path, "w") as f:
+    ...         _ = f.write(text)
+    ...     d = load_file(path, test_fraction=0.34)
+    >>> d
+    Dataset('flowers', n_train=4, n_test=2, features=3, classes=2 ['setosa', 'virginica'])
+    >>> d.classes[d.y_test.astype(int)].tolist()
+    ['setosa', 'virginica']
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike file path (got {path!r})")
+    p = Path(path)
+    shown = repr(str(p))
+    label_column = check_int("label_column", label_column, -(2 ** 62))
+    if skip_header is not None:
+        skip_header = check_int("skip_header", skip_header, 0)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a string (got {name!r})")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise TypeError(f"delimiter must be a one-character string (got {delimiter!r})")
+    _check_split_args(test_fraction, seed, intercept)
+    if not p.exists():
+        raise FileNotFoundError(f"path {shown} does not exist")
+    if p.is_dir():
+        raise ValueError(f"path {shown} is a directory, not a data file")
+    suffix = p.suffix.lower()
+    if suffix == ".npz":
+        X, y = _read_npz(p, shown)
+    elif suffix in _TEXT_SUFFIXES:
+        X, y = _read_text(p, shown, label_column, delimiter or ("\t" if suffix == ".tsv" else ","),
+                          skip_header)
+    elif suffix == ".npy":
+        raise ValueError(f"path {shown}: a .npy file holds a single array; save features and labels "
+                         "together with np.savez(path, X=X, y=y) and load the .npz")
+    else:
+        raise ValueError(f"path {shown} must end in .npz, .csv, .tsv or .txt (got {p.suffix!r})")
+    return from_arrays(X, y, name=p.stem if name is None else name, test_fraction=test_fraction,
+                       seed=seed, intercept=intercept)
 
 
 def make_problem(data: Dataset):
     """Logistic regression for two classes, softmax regression otherwise."""
     if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a clipsgd Dataset from datasets.load (got {type(data).__name__})")
+        raise TypeError(f"data must be a clipsgd Dataset from datasets.load, from_arrays or load_file (got {type(data).__name__})")
     if data.n_classes == 2:
         return _problems.logistic(data.X_train, data.y_train, name=f"logistic[{data.name}]")
     return _problems.softmax(data.X_train, data.y_train, data.n_classes, name=f"softmax[{data.name}]")
