@@ -314,7 +314,8 @@ def _read_npz(path, shown):
 
 def _read_text(path, shown, label_column, delimiter, skip_header):
     with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [(line, [c.strip() for c in row]) for line, row in _numbered(csv.reader(f, delimiter=delimiter))]
+        reader = csv.reader(f, delimiter=delimiter)
+        rows = [(reader.line_num, [c.strip() for c in row]) for row in reader]
     rows = [(line, row) for line, row in rows
             if any(row) and not row[0].startswith("#")]  # blank and comment lines
     if skip_header is None:  # a header is a first row whose feature cells are all non-numeric
@@ -370,13 +371,8 @@ def _read_text(path, shown, label_column, delimiter, skip_header):
     return X, y
 
 
-def _numbered(reader):
-    for row in reader:
-        yield reader.line_num, row
-
-
-def load_file(path, *, label_column: int = -1, delimiter: str | None = None, skip_header: int | None = None,
-              name: str | None = None, test_fraction: float = 0.25, seed: int = 0,
+def load_file(path, *, label_column: int = -1, delimiter: str | None = None,
+              skip_header: int | None = None, name: str | None = None, test_fraction: float = 0.25, seed: int = 0,
               intercept: bool = True) -> Dataset:
     """Read features and labels from a file you point to, then split as :func:`from_arrays`.
 
@@ -473,7 +469,8 @@ def load_file(path, *, label_column: int = -1, delimiter: str | None = None, ski
 def make_problem(data: Dataset):
     """Logistic regression for two classes, softmax regression otherwise."""
     if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a clipsgd Dataset from datasets.load, from_arrays or load_file (got {type(data).__name__})")
+        raise TypeError(f"data must be a clipsgd Dataset from datasets.load, from_arrays or load_file "
+                        f"(got {type(data).__name__})")
     if data.n_classes == 2:
         return _problems.logistic(data.X_train, data.y_train, name=f"logistic[{data.name}]")
     return _problems.softmax(data.X_train, data.y_train, data.n_classes, name=f"softmax[{data.name}]")
