@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -922,3 +923,20 @@ def test_cli_grade_with_course_seed_reports_a_mistyped_exercise(tmp_path, capsys
     captured = capsys.readouterr()
     assert "ada: 0/1" in captured.out and "alan: 0/1" in captured.out
     assert "'01.stationary_pt' is not in this assignment" in captured.err
+
+
+@pytest.mark.parametrize("answer", ["-" * 990 + "1", "2^" * 500 + "1", "2^-" * 600 + "1", "(" * 60 + "1" + ")" * 60])
+def test_long_chains_of_signs_or_powers_are_unreadable_not_a_crash(answer):
+    # audit: ~990 chained signs hit Python's recursion limit inside check(), and one such row
+    # stopped grading for the whole class; chains count like parentheses (at most 50 deep)
+    fb = exercises.get("01.stationary_point", seed=1, show=False).check(answer)
+    assert not fb.correct and "too deeply nested" in str(fb)
+
+
+def test_numbers_beyond_the_float_range_are_infinite_answers():
+    # 10**400 and Fraction(10**400, 3) raised OverflowError in numpy's float conversion
+    inst = exercises.get("01.stationary_point", seed=1, show=False)
+    for answer in (10**400, -(10**400), Fraction(10**400, 3)):
+        fb = inst.check(answer)
+        assert not fb.correct and "infinite" in str(fb)
+    assert inst.check("-" * 20 + "3").correct == inst.check("3").correct  # 20 signs still read

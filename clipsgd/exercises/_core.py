@@ -558,10 +558,15 @@ def _evaluate(text: str) -> float:
             x = arith(take()[1], x, unary(depth))
         return x
 
+    def bounded(depth):
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"too deeply nested (more than {_MAX_DEPTH} parentheses, signs or powers in a chain)")
+
     def unary(depth):
+        bounded(depth)
         if peek() in (("op", "+"), ("op", "-")):
             sign = take()[1]
-            x = unary(depth)
+            x = unary(depth + 1)  # a chain of signs nests like parentheses (and is bounded alike)
             return -x if sign == "-" else x
         return power(depth)
 
@@ -569,7 +574,7 @@ def _evaluate(text: str) -> float:
         x = atom(depth)
         if peek() in (("op", "^"), ("op", "**")):
             take()
-            y = unary(depth)  # right-associative; -2^2 = -(2^2)
+            y = unary(depth + 1)  # right-associative; -2^2 = -(2^2)
             if (isinstance(x, Fraction) and isinstance(y, Fraction) and y.denominator == 1 and abs(y) <= 64
                     and not (x == 0 and y < 0)
                     and (x.numerator.bit_length() + x.denominator.bit_length()) * abs(y) <= 8192):
@@ -586,8 +591,7 @@ def _evaluate(text: str) -> float:
         return x
 
     def atom(depth):
-        if depth > _MAX_DEPTH:
-            raise ValueError("too many nested parentheses")
+        bounded(depth)
         kind, val = peek()
         if kind == "num":
             take()
@@ -670,6 +674,10 @@ def _as_floats(value) -> np.ndarray:
         raise ValueError("this stationary set has several pieces; give one number or one interval")
     try:
         arr = np.asarray(value, dtype=float)
+    except OverflowError:  # an int or Fraction beyond the largest float, e.g. 10**400: infinite as a float
+        if isinstance(value, numbers.Real):
+            return np.array([math.inf if value > 0 else -math.inf])
+        raise TypeError("expected numbers within the float range (about 1.8e308)") from None
     except (TypeError, ValueError):
         raise TypeError(f"expected a number or a sequence of numbers (got {type(value).__name__})") from None
     return arr.ravel()
