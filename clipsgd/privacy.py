@@ -284,6 +284,14 @@ RDP_SCREEN = 50.0
 PLD_MAX_STEPS = 10**6
 
 
+#: Largest ratio of the (RDP) epsilon to a PLD interval finer than the default: a finer
+#: interval is coarsened to epsilon / PLD_MAX_RESOLUTION (still an upper bound). At z = 1,
+#: q = 0.01, 1000 steps an interval of 1e-7 (ratio ~2e7) took > 60 s and 3.4 GB, 1e-8 failed
+#: allocating 4.2 GiB, and a ratio of 1e6 took 20 s; calibration to epsilon = 1e-4 (interval
+#: 1e-7) probed small z at that interval and ran out of memory (6 GB) after 41 s.
+PLD_MAX_RESOLUTION = 10**5
+
+
 class Accountant(str, Enum):
     """Which ``dp_accounting`` accountant counts the event."""
 
@@ -660,6 +668,27 @@ def _warn_screened(what, e_rdp, rdp_screen, t):
         "PLD)", RuntimeWarning, stacklevel=3)
 
 
+def _pld_interval(z, q, t, d, nb, disc) -> float:
+    """The PLD interval used for ``disc``: the default when None; an interval finer than the
+    default is coarsened to ``epsilon_RDP / PLD_MAX_RESOLUTION`` where it is finer than that
+    (PLD's memory grows with epsilon / interval; a coarser interval still gives an upper bound)."""
+    if disc is None or disc >= PLD_DISCRETIZATION:
+        return disc or PLD_DISCRETIZATION
+    return max(disc, min(PLD_DISCRETIZATION, _rdp_epsilon(z, q, t, d, nb) / PLD_MAX_RESOLUTION))
+
+
+def _warn_if_coarsened(name, z, q, t, d, nb, acc, disc) -> None:
+    """Say so when an explicit ``pld_discretization`` was coarsened by :func:`_pld_interval`."""
+    if disc is None or acc is not Accountant.PLD or q == 1.0 or t == 0 or z < Z_NEGLIGIBLE:
+        return
+    used = _pld_interval(z, q, t, d, nb, disc)
+    if used > disc:
+        warnings.warn(
+            f"{name}: pld_discretization={disc:g} would need a PLD grid of about epsilon / interval "
+            f"> {PLD_MAX_RESOLUTION:g} points (gigabytes); the interval {used:.3g} was used instead "
+            "(the result is still an upper bound)", RuntimeWarning, stacklevel=3)
+
+
 def _epsilon(z, q, t, d, acc, nb, orders, disc, rdp_screen) -> tuple:
     """(epsilon, the accountant that produced it): the body of :func:`epsilon`."""
     if t == 0:
@@ -674,7 +703,7 @@ def _epsilon(z, q, t, d, acc, nb, orders, disc, rdp_screen) -> tuple:
     e_rdp = _screen(z, q, t, d, nb, rdp_screen)
     if e_rdp is not None:
         return e_rdp, Accountant.RDP
-    a = _poisson_accountant(z, q, t, acc, nb, None, disc or PLD_DISCRETIZATION)
+    a = _poisson_accountant(z, q, t, acc, nb, None, _pld_interval(z, q, t, d, nb, disc))
     with _quiet_dp_accounting():
         e = float(a.get_epsilon(d))
     if disc is None and 0.0 < e < 1000.0 * PLD_DISCRETIZATION:
@@ -761,6 +790,8 @@ def epsilon(noise_multiplier, sample_rate, steps, delta, accountant="pld",
     e, used = _epsilon(z, q, t, d, acc, nb, orders, disc, screen)
     if used is not acc:
         _warn_screened("epsilon", e, screen, t)
+    else:
+        _warn_if_coarsened("epsilon", z, q, t, d, nb, acc, disc)
     return e
 
 
@@ -927,15 +958,16 @@ def calibrate_noise_multiplier(target_epsilon, delta, sample_rate, steps, accoun
     guess, step = _first_guess(target, d, q, t, acc, nb, r, disc, screen)
     # Upper end: where epsilon <= target.
     hi, grow = guess, step
-    while eps(hi) > target:
-        hi, grow = hi * grow, grow * grow
-        if hi > z_max:
+    while (e_hi := eps(hi)) > target:
+        if hi >= z_max:
             raise ValueError(
                 f"target_epsilon={target!r} is not reached for noise_multiplier <= {z_max:g} "
-                f"with the {acc.value.upper()} accountant"
+                f"with the {acc.value.upper()} accountant (epsilon there is {e_hi:.3g})"
                 + (f" (PLD cannot resolve epsilon much below pld_discretization={disc:g}; use a "
-                   "smaller one)" if acc is Accountant.PLD else
-                   " (RDP's finite order grid cannot reach tiny epsilon; use accountant='pld')"))
+                   "smaller one)" if acc is Accountant.PLD and q < 1.0 and e_hi < 100 * disc else
+                   " (RDP's finite order grid cannot reach tiny epsilon; use accountant='pld')"
+                   if acc is Accountant.RDP else ""))
+        hi, grow = min(hi * grow, z_max), grow * grow  # (the squared growth could jump past z_max)
     # Lower end: where epsilon > target (exists: epsilon -> inf as z -> 0 here).
     lo, grow = hi / step, step
     while eps(lo) <= target:

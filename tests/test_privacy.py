@@ -832,3 +832,33 @@ def test_default_pld_interval_is_refined_for_small_epsilon():
     assert privacy_report(*args).epsilon == e
     # above 0.1 the default interval is used as given
     assert epsilon(1.1, 0.01, 1000, 1e-5) == epsilon(1.1, 0.01, 1000, 1e-5, pld_discretization=1e-4)
+
+
+def test_calibration_to_a_tiny_target_stays_bounded_and_within_one_percent():
+    # audit: target 1e-4 (q = 0.1, 10,000 steps) probed small z at the interval 1e-7 and ran
+    # out of memory (6 GB) after 41 s; and the squared growth of the upper end jumped past
+    # z_max = 1e6 although z ~ 9.4e4 meets the target
+    import warnings
+
+    z = privacy.calibrate_noise_multiplier(1e-4, 1e-5, 0.1, 10_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the coarsening note of the check below
+        assert privacy.epsilon(z, 0.1, 10_000, 1e-5, pld_discretization=1e-7) <= 1e-4
+        assert privacy.epsilon(z / 1.01, 0.1, 10_000, 1e-5, pld_discretization=1e-8) > 1e-4
+
+
+def test_a_too_fine_pld_interval_is_coarsened_with_a_warning():
+    # z = 1, q = 0.01, 1000 steps: 1e-8 needed a 4.2 GiB allocation; coarsened to
+    # epsilon_RDP / PLD_MAX_RESOLUTION it is still an upper bound, at most the default's
+    args = (1.0, 0.01, 1000, 1e-5)
+    with pytest.warns(RuntimeWarning, match="pld_discretization=1e-08"):
+        fine = privacy.epsilon(*args, pld_discretization=1e-8)
+    default = privacy.epsilon(*args, pld_discretization=privacy.PLD_DISCRETIZATION)
+    assert fine <= default
+    assert fine == pytest.approx(privacy.epsilon(*args, pld_discretization=1e-5), rel=1e-3)
+
+
+def test_unreachable_target_names_epsilon_at_the_largest_noise():
+    with pytest.raises(ValueError, match=r"noise_multiplier <= 1e\+06 .*epsilon there is") as info:
+        privacy.calibrate_noise_multiplier(1e-6, 1e-5, 1.0, 1000)  # q = 1: closed form, z ~ 1.3e6
+    assert "cannot resolve" not in str(info.value)
