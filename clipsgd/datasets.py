@@ -39,7 +39,9 @@ Dataset('pets', n_train=6, n_test=2, features=3, classes=2 ['cat', 'dog'])
 from __future__ import annotations
 
 import csv
+import numbers
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +144,11 @@ def _split(name, X, y, classes, test_fraction, seed, intercept) -> Dataset:
                          + "; test_fraction must keep at least one example of every class for training "
                            "and at least one example for testing")
     Xtr, Xte = X[~test], X[test]
+    # per column, scale by a power of two near the largest |x| first (exact), so that the
+    # variance of features beyond ~1e154 does not overflow (their columns became all 0)
+    big = np.abs(Xtr).max(axis=0)
+    scale = np.ldexp(1.0, np.frexp(np.where(big > 0, big, 1.0))[1])
+    Xtr, Xte = Xtr / scale, Xte / scale
     mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)  # constant pixels in digits
     Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
@@ -192,6 +199,9 @@ def load(name: str = "breast_cancer", test_fraction: float = 0.25, seed: int = 0
 
 def _encode_labels(y, n):
     """Labels ``y`` (any sortable values) -> (float codes 0..K-1, sorted distinct labels)."""
+    if isinstance(y, (list, tuple)) and any(isinstance(v, str) for v in y) and \
+            any(isinstance(v, numbers.Number) for v in y):  # numpy would turn 1 into '1' silently
+        raise TypeError("y must hold labels of one kind, all numbers or all strings (got a mix)")
     try:
         arr = np.asarray(y)
     except Exception as exc:  # ragged nested sequences
@@ -313,9 +323,19 @@ def _read_npz(path, shown):
 
 
 def _read_text(path, shown, label_column, delimiter, skip_header):
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        rows = [(reader.line_num, [c.strip() for c in row]) for row in reader]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            rows = [(reader.line_num, [c.strip() for c in row]) for row in reader]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"path {shown} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                         "save it as UTF-8") from None
+    except csv.Error as exc:  # e.g. a field longer than csv's limit
+        raise ValueError(f"path {shown} could not be read as delimited text ({exc})") from None
+    for line, row in rows:
+        if any("\n" in c or "\r" in c for c in row):  # a quote left open swallows the lines after it
+            raise ValueError(f"path {shown}, line {line}: a field spans several lines (an unclosed "
+                             "quote?); quoted fields must end on the line they start")
     rows = [(line, row) for line, row in rows
             if any(row) and not row[0].startswith("#")]  # blank and comment lines
     if skip_header is None:  # a header is a first row whose feature cells are all non-numeric
@@ -327,6 +347,9 @@ def _read_text(path, shown, label_column, delimiter, skip_header):
             skip = int(bool(feats) and all(_number(c) is None for c in feats))
     else:
         skip = skip_header
+        if skip > len(rows):
+            raise ValueError(f"skip_header={skip_header} is more than the {len(rows)} non-blank rows "
+                             f"of path {shown}")
     header, rows = (rows[skip - 1][1] if skip else None), rows[skip:]
     if not rows:
         raise ValueError(f"path {shown} has no data rows (after {skip} header row(s))")
@@ -359,10 +382,13 @@ def _read_text(path, shown, label_column, delimiter, skip_header):
             X[i, j] = v
         labels.append(row[lc])
     nums = [_number(c) for c in labels]
-    if all(v is not None for v in nums):  # numeric labels: sort as numbers ("10" after "2")
+    if all(re.fullmatch(r"[+-]?\d+", c) for c in labels):  # integers, exactly (beyond 2^53 too)
+        y = np.array([int(c) for c in labels], dtype=np.int64 if all(
+            abs(int(c)) < 2**63 for c in labels) else object)
+    elif all(v is not None for v in nums):  # numeric labels: sort as numbers ("10" after "2")
         y = np.array(nums)
         if np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
+            y = np.array([int(v) for v in y], dtype=np.int64 if np.all(np.abs(y) < 2.0**63) else object)
     else:
         y = np.array(labels)
         if "" in labels:

@@ -180,3 +180,26 @@ def test_load_file_rejects_bad_files_naming_path_line_and_column(tmp_path):
     csv.write_text("1,2,x\n3,4,x\n")
     with pytest.raises(ValueError, match=r"^y must contain at least 2 distinct classes"):
         datasets.load_file(csv)
+
+
+def test_audit_inputs_that_were_silently_wrong_are_read_right_or_refused(tmp_path):
+    # features beyond ~1e154: the variance overflowed and the column became all 0
+    d = datasets.from_arrays(np.array([[1e200, 1.0], [-1e200, 2.0]] * 4), [0, 1] * 4, test_fraction=0.5)
+    assert np.allclose(np.abs(d.X_train[:, 0]), 1.0)
+    # integer labels beyond 2^53 / 2^63 stay exact (were cast through float to int64)
+    p = tmp_path / "big.csv"
+    p.write_text("1,2,12345678901234567890123\n3,4,3\n5,6,12345678901234567890123\n7,8,3\n")
+    assert datasets.load_file(p, test_fraction=0.5).classes.tolist() == [3, 12345678901234567890123]
+    p.write_text("1,2,9007199254740993\n3,4,9007199254740992\n5,6,9007199254740993\n7,8,9007199254740992\n")
+    assert datasets.load_file(p, test_fraction=0.5).classes.tolist() == [9007199254740992, 9007199254740993]
+    # an unclosed quote swallowed the rest of the file into one label
+    (tmp_path / "quote.csv").write_text('1,2,a\n3,4,b\n5,6,a\n7,8,b\n1,1,"a\n' + "3,3,b\n" * 50)
+    with pytest.raises(ValueError, match=r"line \d+: a field spans several lines"):
+        datasets.load_file(tmp_path / "quote.csv")
+    with pytest.raises(ValueError, match="^skip_header=10 is more than"):
+        datasets.load_file(tmp_path / "big.csv", skip_header=10)
+    (tmp_path / "bin.csv").write_bytes(b"\xff\xfe1,2\n")
+    with pytest.raises(ValueError, match="is not UTF-8 text"):
+        datasets.load_file(tmp_path / "bin.csv")
+    with pytest.raises(TypeError, match="^y must hold labels of one kind"):  # numpy made 1 into '1'
+        datasets.from_arrays(np.ones((8, 2)), ["a", 1] * 4)
