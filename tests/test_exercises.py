@@ -940,3 +940,10 @@ def test_numbers_beyond_the_float_range_are_infinite_answers():
         fb = inst.check(answer)
         assert not fb.correct and "infinite" in str(fb)
     assert inst.check("-" * 20 + "3").correct == inst.check("3").correct  # 20 signs still read
+
+
+def test_grades_csv_neutralises_spreadsheet_formulas_but_keeps_negative_numbers():
+    from clipsgd.exercises.instructor import _inert
+
+    assert [_inert(v) for v in ("=1+1", "@SUM(1)", "+cmd", "-2.5", "-1e-3", "3", None)] == [
+        "'=1+1", "'@SUM(1)", "'+cmd", "-2.5", "-1e-3", "3", ""]

@@ -121,14 +121,16 @@ class Grades:
         """Write (or return) a CSV: student, exercise, seed, answer, correct, feedback.
 
         ``correct`` is 1 or 0; it is empty for a row that was not graded, whose feedback
-        starts with "not graded:" and gives the reason.
+        starts with "not graded:" and gives the reason. A student's text that a spreadsheet
+        would run as a formula (it starts with =, +, -, @, a tab or a carriage return and is
+        not a plain number, e.g. ``=1+1``) is written with a leading ``'``.
         """
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["student", "exercise", "seed", "answer", "correct", "feedback"])
         for r in self.rows:
-            w.writerow([r.student, r.exercise_id, "" if r.seed is None else r.seed, r.answer,
-                        int(r.correct) if r.graded else "", r.feedback])
+            w.writerow([_inert(r.student), _inert(r.exercise_id), "" if r.seed is None else r.seed,
+                        _inert(r.answer), int(r.correct) if r.graded else "", _inert(r.feedback)])
         text = buf.getvalue()
         if path is not None:
             with open(path, "w", newline="") as fh:
@@ -394,3 +396,15 @@ def grade(answers, exercise_ids=None, *, course_seed=None, students=None, seeds=
     else:
         raise ValueError("give seeds (dict or roster CSV) or course_seed")
     return hw.grade(rows, strict=strict)
+
+
+def _inert(cell):
+    """``cell`` as a spreadsheet shows it without running it: text starting with =, +, -, @,
+    a tab or a carriage return gets a leading ``'`` unless it is a plain number (``-2.5``)."""
+    text = "" if cell is None else str(cell)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
