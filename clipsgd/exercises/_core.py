@@ -405,7 +405,11 @@ class Instance:
         mk = lambda ok, msg, answered=True: Feedback(ok, msg, ex.id, self.seed, answered)  # noqa: E731
         if answer is None:
             return mk(False, "no answer yet: replace None with your answer.", answered=False)
-        if _has_inf(answer):  # before the hints, which evaluate h(answer) and need it finite
+        try:  # read once (text is evaluated here); parse_answer below only checks the numbers
+            answer = _as_floats(answer)
+        except (TypeError, ValueError) as exc:
+            return mk(False, f"could not read your answer: {exc}")
+        if np.any(np.isinf(answer)):  # before the hints, which evaluate h(answer) and need it finite
             return mk(False, _INFINITE_ANSWER)
         try:
             ans = _parse(ex, answer, self.params)
@@ -469,9 +473,9 @@ def get(exercise_id: str, seed: int, show: bool = True) -> Instance:
 
 
 # ------------------------------------------------------------------------- answer parsing
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf(?:inity)?"
-_TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf(?:inity)?)|(?P<op>\*\*|[-+*/^()]))",
-                    re.IGNORECASE)
+_UNSIGNED = r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf(?:inity)?"  # a number literal, no sign
+_NUM = rf"[-+]?(?:{_UNSIGNED})"
+_TOKEN = re.compile(rf"\s*(?:(?P<num>{_UNSIGNED})|(?P<op>\*\*|[-+*/^()]))", re.IGNORECASE)
 _MAX_TEXT, _MAX_DEPTH, _MAX_EXP = 2000, 50, 400
 
 
@@ -723,18 +727,6 @@ def parse_answer(kind: str, value, length: Optional[int] = None):
 
 _INFINITE_ANSWER = ("your answer is infinite (inf, or a number beyond the largest float, about "
                     "1.8e308); every answer here is finite.")
-
-
-def _has_inf(value) -> bool:
-    """True when the answer reads as numbers of which one is +-inf (``"inf"``, ``1e309``, ...).
-
-    Unreadable answers are False here: :func:`parse_answer` explains what is wrong with them.
-    """
-    try:
-        arr = _as_floats(value)
-    except (TypeError, ValueError):
-        return False
-    return bool(np.any(np.isinf(arr)))
 
 
 class _AsNumber:  # stands in for an Exercise when reading a single number
