@@ -790,7 +790,7 @@ def clipping_bias(G, c, reference="symmetrised", *, truncated=True, exact_max=EX
     grad_norm = _ldexp(grad_norm, e)
     w1 = w1._rescaled(e, math.inf)
     if w1_trunc is not None:
-        w1_trunc = w1._rescaled(0, math.inf) if c == math.inf else w1_trunc._rescaled(e, 2.0 * c)
+        w1_trunc = w1 if c == math.inf else w1_trunc._rescaled(e, 2.0 * c)
     _warn_beyond_range("clipping_bias", bias=bias, progress=plus, bound=bound, bound_truncated=bound_trunc)
     return ClippingBias(bias, plus, plus + bias, grad_norm, w1, bound, w1_trunc, bound_trunc, w1.exact)
 

@@ -598,7 +598,7 @@ def _record_every(steps, record_every):
 
 
 def _record_steps(steps, record_every):
-    record_every = _record_every(steps, record_every)
+    """The recorded steps for a validated ``record_every`` (:func:`_record_every`)."""
     rs = np.arange(0, steps + 1, record_every, dtype=np.int64)
     if rs[-1] != steps:
         rs = np.append(rs, steps)
@@ -704,7 +704,8 @@ def _prepare(problem, algorithm, steps, runs, seed, x0, record_every):
         raise TypeError(f"algorithm must be a clipsgd algorithm description (got {type(algorithm).__name__})")
     steps = check_int("steps", steps, 1)
     runs = check_int("runs", runs, 1)
-    _check_memory(problem, steps, runs, _record_every(steps, record_every))
+    record_every = _record_every(steps, record_every)
+    _check_memory(problem, steps, runs, record_every)
     d = problem.dim
     if x0 is None:
         x0 = np.zeros((runs, d))

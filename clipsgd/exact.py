@@ -269,16 +269,17 @@ def _split_saturated(M, c, k):
     return H, np.abs(H) > 0.5 * c
 
 
-def _h_perturbed(M, c, k):
+def _h_perturbed(M, c, k, split=None):
     r""":math:`\frac1n\sum_i H_k(m_i)` over the last axis of M, for finite c and k > 0.
 
     Written :math:`\frac1n\bigl(\sum_{i \notin A} H_k(m_i) + c \sum_{i \in A}
     \operatorname{sgn} m_i - \sum_{i \in A} \operatorname{sgn}(m_i)\rho_k(|m_i|)\bigr)` (H is
     odd), A the saturated examples (:func:`_split_saturated`): the saturated parts cancel
     exactly as integers and the tiny shortfalls keep their precision, so h is resolved near
-    its zero even where every example is clipped almost surely.
+    its zero even where every example is clipped almost surely. ``split``: the
+    :func:`_split_saturated` of M when the caller has it already.
     """
-    H, sat = _split_saturated(M, c, k)
+    H, sat = _split_saturated(M, c, k) if split is None else split
     sg = np.where(sat, np.sign(M), 0.0)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         rho = _clip_shortfall(np.abs(M), c, k)
@@ -457,9 +458,9 @@ def _sign_h_perturbed(s, b, c, k, x):
     """
     M = s * x + b
     sg = np.sign(M)
-    _, sat = _split_saturated(M, c, k)
-    if int(sg.sum()) != 0 or np.any(~sat & (sg != 0)):
-        return float(np.sign(_h_perturbed(M, c, k)))
+    split = _split_saturated(M, c, k)
+    if int(sg.sum()) != 0 or np.any(~split[1] & (sg != 0)):
+        return float(np.sign(_h_perturbed(M, c, k, split)))
     if not np.any(sg):
         return 0.0
     logrho = _log_clip_shortfall(np.abs(M), c, k)
