@@ -622,18 +622,18 @@ def _require_rdp_support(q, nb):
         raise _unsupported(nb, Accountant.RDP)
 
 
-def _screen(z, q, t, d, nb, rdp_screen) -> Optional[float]:
-    """The RDP epsilon (default orders) when it exceeds ``rdp_screen`` or ``t`` exceeds
-    :data:`PLD_MAX_STEPS`, else None.
+def _screen(rdp, t, rdp_screen) -> Optional[float]:
+    """The RDP epsilon ``rdp()`` (default orders) when it exceeds ``rdp_screen`` or ``t``
+    exceeds :data:`PLD_MAX_STEPS`, else None (PLD with q < 1 only).
 
     The PLD accountant's memory and time grow with the range of the privacy loss, i.e.
     with epsilon (measured here: RDP epsilon 50 -> 2-5 s, 0.3-0.6 GB; 1000 -> 15 s, 0.9 GB;
     17000 -> 50 s, 2.9 GB; z = 1e-3 -> a 38 GiB allocation). Above ``rdp_screen`` there is
     no meaningful privacy to refine, so the RDP upper bound is used instead of PLD.
     """
-    if rdp_screen is None or q == 1.0:
+    if rdp_screen is None:
         return None
-    e_rdp = _rdp_epsilon(z, q, t, d, nb)
+    e_rdp = rdp()
     return e_rdp if (e_rdp > rdp_screen or t > PLD_MAX_STEPS) else None
 
 
@@ -668,20 +668,21 @@ def _warn_screened(what, e_rdp, rdp_screen, t):
         "PLD)", RuntimeWarning, stacklevel=3)
 
 
-def _pld_interval(z, q, t, d, nb, disc) -> float:
+def _pld_interval(disc, rdp) -> float:
     """The PLD interval used for ``disc``: the default when None; an interval finer than the
-    default is coarsened to ``epsilon_RDP / PLD_MAX_RESOLUTION`` where it is finer than that
-    (PLD's memory grows with epsilon / interval; a coarser interval still gives an upper bound)."""
+    default is coarsened to ``epsilon_RDP / PLD_MAX_RESOLUTION`` (``rdp()``, called only
+    then) where it is finer than that (PLD's memory grows with epsilon / interval; a coarser
+    interval still gives an upper bound)."""
     if disc is None or disc >= PLD_DISCRETIZATION:
         return disc or PLD_DISCRETIZATION
-    return max(disc, min(PLD_DISCRETIZATION, _rdp_epsilon(z, q, t, d, nb) / PLD_MAX_RESOLUTION))
+    return max(disc, min(PLD_DISCRETIZATION, rdp() / PLD_MAX_RESOLUTION))
 
 
 def _warn_if_coarsened(name, z, q, t, d, nb, acc, disc) -> None:
     """Say so when an explicit ``pld_discretization`` was coarsened by :func:`_pld_interval`."""
     if disc is None or acc is not Accountant.PLD or q == 1.0 or t == 0 or z < Z_NEGLIGIBLE:
         return
-    used = _pld_interval(z, q, t, d, nb, disc)
+    used = _pld_interval(disc, lambda: _rdp_epsilon(z, q, t, d, nb))
     if used > disc:
         warnings.warn(
             f"{name}: pld_discretization={disc:g} would need a PLD grid of about epsilon / interval "
@@ -700,10 +701,11 @@ def _epsilon(z, q, t, d, acc, nb, orders, disc, rdp_screen) -> tuple:
     if acc is Accountant.RDP:
         _require_rdp_support(q, nb)
         return _rdp_epsilon(z, q, t, d, nb, orders), acc
-    e_rdp = _screen(z, q, t, d, nb, rdp_screen)
+    rdp = functools.cache(lambda: _rdp_epsilon(z, q, t, d, nb))  # computed at most once, if needed
+    e_rdp = _screen(rdp, t, rdp_screen)
     if e_rdp is not None:
         return e_rdp, Accountant.RDP
-    a = _poisson_accountant(z, q, t, acc, nb, None, _pld_interval(z, q, t, d, nb, disc))
+    a = _poisson_accountant(z, q, t, acc, nb, None, _pld_interval(disc, rdp))
     with _quiet_dp_accounting():
         e = float(a.get_epsilon(d))
     if disc is None and 0.0 < e < 1000.0 * PLD_DISCRETIZATION:
@@ -713,7 +715,7 @@ def _epsilon(z, q, t, d, acc, nb, orders, disc, rdp_screen) -> tuple:
         with _quiet_dp_accounting():
             e = min(e, float(fine.get_epsilon(d)))
     if math.isinf(e):  # delta below PLD's truncated tail mass: RDP's finite bound is valid
-        return _rdp_epsilon(z, q, t, d, nb), Accountant.RDP
+        return rdp(), Accountant.RDP
     return e, acc
 
 
@@ -832,7 +834,7 @@ def delta_for(noise_multiplier, sample_rate, steps, epsilon, accountant="pld",
     if acc is Accountant.RDP:
         _require_rdp_support(q, nb)
         return _rdp_delta(z, q, t, e, nb, orders)
-    e_rdp = _screen(z, q, t, _SCREEN_DELTA, nb, screen)
+    e_rdp = _screen(lambda: _rdp_epsilon(z, q, t, _SCREEN_DELTA, nb), t, screen)
     if e_rdp is not None:  # (``epsilon`` is this function's argument here, not the function)
         _warn_screened(f"delta_for (screened at delta = {_SCREEN_DELTA:g})", e_rdp, screen, t)
         return _rdp_delta(z, q, t, e, nb)
