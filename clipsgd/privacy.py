@@ -838,7 +838,10 @@ def delta_for(noise_multiplier, sample_rate, steps, epsilon, accountant="pld",
     if e_rdp is not None:  # (``epsilon`` is this function's argument here, not the function)
         _warn_screened(f"delta_for (screened at delta = {_SCREEN_DELTA:g})", e_rdp, screen, t)
         return _rdp_delta(z, q, t, e, nb)
-    a = _poisson_accountant(z, q, t, acc, nb, None, disc or PLD_DISCRETIZATION)
+    # the same guard on a too-fine interval as epsilon() (an interval of 1e-8 ran out of memory)
+    interval = _pld_interval(disc, lambda: _rdp_epsilon(z, q, t, _SCREEN_DELTA, nb))
+    _warn_if_coarsened("delta_for", z, q, t, _SCREEN_DELTA, nb, acc, disc)
+    a = _poisson_accountant(z, q, t, acc, nb, None, interval)
     with _quiet_dp_accounting():
         return float(min(1.0, max(0.0, a.get_delta(e))))
 

@@ -864,3 +864,16 @@ def test_unreachable_target_names_epsilon_at_the_largest_noise():
     with pytest.raises(ValueError, match=r"noise_multiplier <= 1e\+06 .*epsilon there is") as info:
         privacy.calibrate_noise_multiplier(1e-6, 1e-5, 1.0, 1000)  # q = 1: closed form, z ~ 1.3e6
     assert "cannot resolve" not in str(info.value)
+
+
+def test_delta_for_coarsens_a_too_fine_interval_like_epsilon():
+    # delta_for at an interval of 1e-8 ran out of memory (z = 1, q = 0.01, 1000 steps);
+    # coarsened, it is still an upper bound: at most the default's, and near an unchanged 5e-5
+    args = (1.0, 0.01, 1000, 1.0)
+    with pytest.warns(RuntimeWarning, match="delta_for: pld_discretization=1e-08"):
+        fine = privacy.delta_for(*args, pld_discretization=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        reference = privacy.delta_for(*args, pld_discretization=5e-5)
+    assert fine <= privacy.delta_for(*args) and fine <= reference
+    assert fine == pytest.approx(reference, rel=1e-2)
